@@ -1,0 +1,95 @@
+"""The `niljax` command.
+
+    niljax demo                      the embedded CPU demo (train a tiny robot to imitate a replay reference)
+    niljax train --robot h1 --reference bundle/ [overrides]
+    niljax evaluate RUN_DIR          evaluate a run's latest checkpoint and write a side-by-side video
+    niljax reference ...             Stage 1: build a reference bundle (see `niljax reference --help`)
+    niljax robots                    list registered robots and whether their assets resolve here
+    niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
+
+Each subcommand parses its own arguments (typed configs via tyro), so `niljax SUB --help` documents it.
+Heavy imports happen inside the subcommand: `niljax --help` is instant and never imports torch.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+from niljax import _runtime
+
+_runtime.configure()
+
+
+def _demo(argv: list[str]) -> int:
+    from niljax.train.demo import demo_main
+
+    return demo_main(argv)
+
+
+def _train(argv: list[str]) -> int:
+    from niljax.train.cli import train_main
+
+    return train_main(argv)
+
+
+def _evaluate(argv: list[str]) -> int:
+    from niljax.train.cli import evaluate_main
+
+    return evaluate_main(argv)
+
+
+def _reference(argv: list[str]) -> int:
+    from niljax.reference.cli import reference_main
+
+    return reference_main(argv)
+
+
+def _robots(argv: list[str]) -> int:
+    from niljax.robots.cli import robots_main
+
+    return robots_main(argv)
+
+
+def _contact_sheet(argv: list[str]) -> int:
+    from niljax.render.contact_sheet import main as contact_sheet_main
+
+    return int(contact_sheet_main(argv) or 0)
+
+
+COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
+    "demo": (_demo, "embedded CPU demo: a tiny robot learns to imitate a replay reference"),
+    "train": (_train, "Stage 2: train a policy on a reference bundle"),
+    "evaluate": (_evaluate, "evaluate a run's checkpoint; writes metrics and a side-by-side video"),
+    "reference": (_reference, "Stage 1: prepare a reference bundle"),
+    "robots": (_robots, "list registered robots and where their assets resolve"),
+    "contact-sheet": (_contact_sheet, "render frames + masks of a robot to a PNG"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: niljax COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "`niljax COMMAND --help` shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if args[0] in ("-V", "--version"):
+        from niljax import __version__
+
+        print(__version__)
+        return 0
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(f"niljax: unknown command {args[0]!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    return command[0](args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
