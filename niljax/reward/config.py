@@ -1,0 +1,103 @@
+"""`RewardConfig`: weights, switches, similarity, cost controls and penalty scales of the NIL reward.
+
+Host-side, frozen, hashable: pass it to jitted functions as a static argument (or close over it). Changing any
+field recompiles the reward. Defaults are the paper's where it states them (ζ = β = η = 1, cosine similarity,
+8-frame clips, video term every step in float32); penalty forms and scales are not published, so the defaults
+below are ours (see docs/reward.md for the formulas and why).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+Similarity = Literal["cosine", "l2"]
+StartPadding = Literal["reference", "reset_frame"]
+EncoderDtype = Literal["float32", "bfloat16"]
+
+#: Names of the regulariser terms, in the order they are reported (`reward/penalty/<name>`).
+PENALTY_NAMES: tuple[str, ...] = ("torque", "action_rate", "angular_velocity", "foot_slip", "torso_tilt")
+
+
+@dataclasses.dataclass(frozen=True)
+class PenaltyScales:
+    """Non-negative scale of each regulariser; a term's value is `-scale * base` (see docs/reward.md).
+
+    Set a scale to 0 to switch that one term off. Defaults follow the magnitudes used by legged-robot RL
+    code (legged_gym / Playground) so that the penalties stay small next to the video and IoU terms
+    (each in about [0, 1]) for a humanoid moving normally.
+    """
+
+    torque: float = 1e-5  # -s * sum_j tau_j^2            (N·m)^2
+    action_rate: float = 0.01  # -s * sum_j (a_j - a_prev_j)^2  (actions in [-1, 1])
+    angular_velocity: float = 0.05  # -s * sum_k omega_k^2       (rad/s)^2, all 3 root axes
+    foot_slip: float = 0.1  # -s * sum_f contact_f * |v_f,xy|^2  (m/s)^2
+    torso_tilt: float = 1.0  # -s * tilt^2                 (rad)^2
+
+    def __post_init__(self) -> None:
+        for name in PENALTY_NAMES:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"PenaltyScales.{name} must be a finite number >= 0, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardConfig:
+    """Configuration of `nil_reward`.
+
+    Attributes:
+      zeta, beta, eta: weights of the video, mask-IoU and regulariser terms (paper: 1, 1, 1).
+      use_video, use_iou, use_penalties: ablation switches. A disabled term is left out of `reward/total`;
+        IoU and penalties are cheap and are still reported, a disabled video term is not computed (reported 0).
+      similarity: "cosine" (CVPR version, in [-1, 1]) or "l2" (arXiv version: the negative Euclidean distance
+        between the two embeddings, <= 0).
+      clip_len: frames per clip (paper: 8). Must equal the bundle's clip_len.
+      video_every_k: compute the video term on steps where `step % k == 0` only; other steps reuse the
+        `last_video` value the caller carries (0 when the caller passes none). k = 1 is the paper.
+      encoder_dtype: compute dtype of the encoder ("float32" or "bfloat16"; parameters stay float32).
+      start_padding: how the agent's clip is padded during the first clip_len-1 steps of an episode:
+        "reference" (default) fills the missing older frames with the reference's own frames at those
+        indices, so the precomputed reference embedding row t is exact for every start index;
+        "reset_frame" repeats the agent's reset frame (the literal reading of the paper; exact only when the
+        episode starts at reference index 0 and the reset render equals reference frame 0).
+      penalty_scales: per-regulariser scales (`PenaltyScales`).
+    """
+
+    zeta: float = 1.0
+    beta: float = 1.0
+    eta: float = 1.0
+    use_video: bool = True
+    use_iou: bool = True
+    use_penalties: bool = True
+    similarity: Similarity = "cosine"
+    clip_len: int = 8
+    video_every_k: int = 1
+    encoder_dtype: EncoderDtype = "float32"
+    start_padding: StartPadding = "reference"
+    penalty_scales: PenaltyScales = dataclasses.field(default_factory=PenaltyScales)
+
+    def __post_init__(self) -> None:
+        for name in ("zeta", "beta", "eta"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"RewardConfig.{name} must be a finite number, got {value!r}")
+        for name in ("use_video", "use_iou", "use_penalties"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"RewardConfig.{name} must be a bool, got {getattr(self, name)!r}")
+        if self.similarity not in ("cosine", "l2"):
+            raise ValueError(f"RewardConfig.similarity must be 'cosine' or 'l2', got {self.similarity!r}")
+        if not isinstance(self.clip_len, int) or self.clip_len < 1:
+            raise ValueError(f"RewardConfig.clip_len must be an int >= 1, got {self.clip_len!r}")
+        if not isinstance(self.video_every_k, int) or self.video_every_k < 1:
+            raise ValueError(f"RewardConfig.video_every_k must be an int >= 1, got {self.video_every_k!r}")
+        if self.encoder_dtype not in ("float32", "bfloat16"):
+            raise ValueError(
+                f"RewardConfig.encoder_dtype must be 'float32' or 'bfloat16', got {self.encoder_dtype!r}"
+            )
+        if self.start_padding not in ("reference", "reset_frame"):
+            raise ValueError(
+                f"RewardConfig.start_padding must be 'reference' or 'reset_frame', got {self.start_padding!r}"
+            )
+        if not isinstance(self.penalty_scales, PenaltyScales):
+            raise ValueError(f"RewardConfig.penalty_scales must be a PenaltyScales, got {self.penalty_scales!r}")
