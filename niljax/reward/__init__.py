@@ -30,7 +30,7 @@ from niljax.reward.bundle import (
     save_bundle,
 )
 from niljax.reward.config import PENALTY_NAMES, PenaltyScales, RewardConfig
-from niljax.reward.encoder import EncoderInfo, VideoEncoder, config_hash, timesformer_encoder
+from niljax.reward.encoder import EncoderInfo, VideoEncoder, config_hash, timesformer_encoder, toy_encoder
 from niljax.reward.history import FrameHistory, clip, init_history, latest, push
 from niljax.reward.terms import (
     embedding_similarity,
@@ -52,5 +52,5 @@ __all__ = [
     "compute_reference_embeddings", "config_hash", "embedding_similarity", "init_history", "latest",
     "load_bundle", "make_bundle", "mask_iou", "nil_reward", "pad_clip_with_reference", "penalties",
     "penalty_action_rate", "penalty_angular_velocity", "penalty_foot_slip", "penalty_torque",
-    "penalty_torso_tilt", "push", "save_bundle", "timesformer_encoder", "video_similarity",
+    "penalty_torso_tilt", "push", "save_bundle", "timesformer_encoder", "toy_encoder", "video_similarity",
 ]

@@ -123,3 +123,37 @@ def timesformer_encoder(
         ),
     )
     return VideoEncoder(params=params, embed_fn=_timesformer_embed, spec=spec, info=info)
+
+
+def _toy_embed(params: Any, spec: tuple, frames: jax.Array, masks: jax.Array | None, dtype: Any) -> jax.Array:
+    (pool,) = spec
+    x = frames.astype(dtype) / 255.0
+    if masks is not None:
+        x = x * masks[..., None].astype(dtype)
+    b, t = x.shape[:2]
+    x = jax.image.resize(x, (b, t, pool, pool, 3), method="linear").reshape(b, t, pool * pool * 3)
+    feats = jnp.tanh(x @ params["w"].astype(dtype) + params["b"].astype(dtype))  # [B,T,D]
+    return jnp.einsum("btd,t->bd", feats, params["time"].astype(dtype))
+
+
+def toy_encoder(key: jax.Array, *, clip_len: int = 8, dim: int = 32, pool: int = 8) -> VideoEncoder:
+    """A tiny random clip encoder for tests and CPU demos (not a video model).
+
+    Background-masked frames are scaled to [0, 1], resized to pool x pool, projected per frame to `dim` with
+    tanh, and summed over time with per-position weights (so frame order matters, as in TimeSformer).
+    """
+    k1, k2, k3 = jax.random.split(key, 3)
+    fan_in = pool * pool * 3
+    params = {
+        "w": jax.random.normal(k1, (fan_in, dim)) / jnp.sqrt(fan_in) * 4.0,
+        "b": 0.5 * jax.random.normal(k2, (dim,)),
+        "time": 1.0 + 0.5 * jax.random.normal(k3, (clip_len,)),
+    }
+    seed_tag = hashlib.sha256(jax.random.key_data(key).tobytes() if jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                              else bytes(jnp.asarray(key).tobytes())).hexdigest()[:8]
+    info = EncoderInfo(
+        id=f"toy/random-init/{seed_tag}",
+        config_hash=config_hash({"clip_len": clip_len, "dim": dim, "pool": pool}),
+        preprocessing=preprocessing_string(encoder="toy", size=pool, background="masked-to-0", scale=1 / 255),
+    )
+    return VideoEncoder(params=params, embed_fn=_toy_embed, spec=(pool,), info=info)

@@ -69,12 +69,16 @@ def push(history: FrameHistory, rgb: jax.Array, mask: jax.Array, reset: jax.Arra
         reset = jnp.zeros((n,), bool)
     elif reset.shape != (n,):
         raise ValueError(f"push: reset must be bool[{n}], got shape {reset.shape}")
-    rows = jnp.arange(n)
     slot = history.write_pos
-    frames = history.frames.at[rows, slot].set(rgb.astype(jnp.uint8))
-    masks = history.masks.at[rows, slot].set(mask.astype(bool))
+    frames = _write_slot(history.frames, rgb.astype(jnp.uint8), slot)
+    masks = _write_slot(history.masks, mask.astype(bool), slot)
     count = jnp.where(reset, 1, jnp.minimum(history.count + 1, length)).astype(jnp.int32)
     return FrameHistory(frames=frames, masks=masks, write_pos=(slot + 1) % length, count=count)
+
+
+def _write_slot(buffer: jax.Array, value: jax.Array, slot: jax.Array) -> jax.Array:
+    # Per-env dynamic_update_slice, vmapped: one batched scatter (also fine under explicit-axes sharding).
+    return jax.vmap(lambda b, v, s: jax.lax.dynamic_update_index_in_dim(b, v, s, 0))(buffer, value, slot)
 
 
 def clip_slots(history: FrameHistory) -> jax.Array:
@@ -100,5 +104,5 @@ def clip(history: FrameHistory) -> tuple[jax.Array, jax.Array]:
 def latest(history: FrameHistory) -> tuple[jax.Array, jax.Array]:
     """The newest frame and mask per env: (uint8[N,H,W,3], bool[N,H,W])."""
     slot = (history.write_pos - 1) % history.clip_len
-    rows = jnp.arange(history.num_envs)
-    return history.frames[rows, slot], history.masks[rows, slot]
+    pick = jax.vmap(lambda buffer, s: buffer[s])
+    return pick(history.frames, slot), pick(history.masks, slot)

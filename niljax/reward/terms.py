@@ -28,6 +28,21 @@ from niljax.reward.config import PENALTY_NAMES, PenaltyScales, RewardConfig
 from niljax.reward.encoder import VideoEncoder
 from niljax.reward.history import FrameHistory, clip, latest
 
+
+def take_rows(table: jax.Array, idx: jax.Array) -> jax.Array:
+    """`table[idx]` for a (replicated) table and per-env indices, also under an explicit-axes mesh.
+
+    With `jax.sharding.AxisType.Explicit` meshes a gather from a replicated table by env-sharded indices
+    needs its output sharding spelled out; it is taken from the indices (batch axes keep their sharding).
+    """
+    sharding = jax.typeof(idx).sharding
+    mesh = sharding.mesh
+    if mesh.axis_names and any(t == jax.sharding.AxisType.Explicit for t in mesh.axis_types):
+        spec = tuple(sharding.spec) + (None,) * (idx.ndim - len(sharding.spec)) + (None,) * (table.ndim - 1)
+        return table.at[idx].get(out_sharding=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec)))
+    return table[idx]
+
+
 # ---------------------------------------------------------------------------------------------------- IoU
 
 
@@ -81,8 +96,8 @@ def pad_clip_with_reference(
     age = (length - 1) - jnp.arange(length)  # [L]
     ref_idx = jnp.clip(time_index[:, None] - age[None, :], 0, reference.num_frames - 1)  # [N,L]
     use_ref = age[None, :] >= count[:, None]  # [N,L]
-    ref_frames = reference.frames[ref_idx]
-    ref_masks = reference.masks[ref_idx]
+    ref_frames = take_rows(reference.frames, ref_idx)
+    ref_masks = take_rows(reference.masks, ref_idx)
     frames = jnp.where(use_ref[:, :, None, None, None], ref_frames, frames)
     masks = jnp.where(use_ref[:, :, None, None], ref_masks, masks)
     return frames, masks
@@ -240,7 +255,7 @@ def nil_reward(
     t = jnp.clip(time_index.astype(jnp.int32), 0, t_ref - 1)
 
     _, agent_mask = latest(history)
-    iou = mask_iou(agent_mask, reference.masks[t])
+    iou = mask_iou(agent_mask, take_rows(reference.masks, t))
 
     if config.use_video:
         if encoder is None:
@@ -252,7 +267,7 @@ def nil_reward(
             if config.start_padding == "reference":
                 frames, masks = pad_clip_with_reference(frames, masks, history.count, reference, t)
             return video_similarity(
-                encoder, frames, masks, reference.embeddings[t], similarity=config.similarity, dtype=dtype
+                encoder, frames, masks, take_rows(reference.embeddings, t), similarity=config.similarity, dtype=dtype
             )
 
         previous = jnp.zeros((n,), jnp.float32) if last_video is None else jnp.asarray(last_video, jnp.float32)
