@@ -5,11 +5,11 @@ renderer's first frame) to masks bool[T,H,W]. Two implementations:
 
 - `BackgroundColorSegmenter` (fallback, no weights): the first frame is rendered on a plain background, and the
   generator is asked to keep it. The background colour is estimated per frame as the median of the border
-  pixels (robust to slow colour drift); a pixel is "robot" when its RGB distance to that colour exceeds a
+  pixels, fitted as colour = a + b*row (a plain colour or a vertical gradient, robust to slow drift); a pixel is "robot" when its RGB distance to that colour exceeds a
   threshold calibrated on frame 0 against the known mask (the threshold maximising IoU there). Small
   connected specks are removed. Limits: it fails when the generated video invents a textured background,
   floor, or shadows; when robot parts have the background colour; when the robot touches the border on
-  all sides (the border median is then not the background); and with strong compression artefacts around
+  all sides (the border fit then sees robot, not background); and with strong compression artefacts around
   thin parts. Check the contact sheet.
 - `Sam2VideoSegmenter`: SAM2's video predictor (torch, offline) built from the package's bundled hydra config,
   prompted with `add_new_mask` on frame 0 and propagated forward. Without a checkpoint it only runs when
@@ -62,9 +62,32 @@ def _check_inputs(frames: np.ndarray, first_mask: np.ndarray) -> tuple[np.ndarra
     return frames, first_mask
 
 
-def _border(frame: np.ndarray, width: int) -> np.ndarray:
-    return np.concatenate([frame[:width].reshape(-1, 3), frame[-width:].reshape(-1, 3),
-                           frame[:, :width].reshape(-1, 3), frame[:, -width:].reshape(-1, 3)])
+def _border_rows(h: int, w: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    sel = np.zeros((h, w), bool)
+    sel[:width] = sel[-width:] = True
+    sel[:, :width] = sel[:, -width:] = True
+    ys, xs = np.nonzero(sel)
+    return ys, xs
+
+
+def background_model(frame: np.ndarray, width: int = 2) -> np.ndarray:
+    """Background colour per row, f32[H,3]: a robust linear fit colour = a + b*y over the border pixels.
+
+    Covers a constant colour and MuJoCo's vertical skybox gradient; robot pixels touching the border are
+    rejected as outliers (two refits keeping the 70% best-fitting pixels).
+    """
+    h, w = frame.shape[:2]
+    ys, xs = _border_rows(h, w, width)
+    y = ys.astype(np.float32) / max(h - 1, 1)
+    colours = frame[ys, xs].astype(np.float32)
+    design = np.stack([np.ones_like(y), y], axis=1)
+    keep = np.ones(len(y), bool)
+    for _ in range(3):
+        coef, *_ = np.linalg.lstsq(design[keep], colours[keep], rcond=None)
+        resid = np.linalg.norm(colours - design @ coef, axis=1)
+        keep = resid <= np.quantile(resid, 0.7) + 1e-6
+    rows = np.stack([np.ones(h, np.float32), np.arange(h, dtype=np.float32) / max(h - 1, 1)], axis=1)
+    return (rows @ coef).astype(np.float32)
 
 
 @dataclass
@@ -72,7 +95,7 @@ class BackgroundColorSegmenter:
     """Fallback segmenter: distance from a plain background colour (see the module docstring for its limits).
 
     Attributes:
-      background_rgb: fixed background colour; None = per-frame median of the border pixels.
+      background_rgb: fixed background colour; None = per frame, a robust linear-in-y fit to the border pixels.
       threshold: RGB distance (0-441) above which a pixel is robot; None = calibrate on frame 0.
       border: border width in pixels used to estimate the background colour.
       min_component_frac: connected components smaller than this fraction of the frame are dropped (needs cv2).
@@ -87,10 +110,10 @@ class BackgroundColorSegmenter:
     def _distance(self, frames: np.ndarray) -> np.ndarray:
         f = frames.astype(np.float32)
         if self.background_rgb is not None:
-            bg = np.broadcast_to(np.asarray(self.background_rgb, np.float32), (len(frames), 3))
+            bg = np.broadcast_to(np.asarray(self.background_rgb, np.float32), (len(frames), frames.shape[1], 3))
         else:
-            bg = np.stack([np.median(_border(x, self.border), axis=0) for x in f])
-        return np.linalg.norm(f - bg[:, None, None, :], axis=-1)
+            bg = np.stack([background_model(x, self.border) for x in frames])
+        return np.linalg.norm(f - bg[:, :, None, :], axis=-1)
 
     def calibrate(self, distance0: np.ndarray, first_mask: np.ndarray) -> float:
         """Threshold maximising IoU with the known mask on frame 0."""

@@ -1,0 +1,203 @@
+"""First frame: the robot at its start pose, seen from the `follow` camera, on a plain background.
+
+Contract:
+- `render_qpos(scene, qpos f64[T,nq] | [nq], height, width) -> (rgb uint8[T,H,W,3], mask bool[T,H,W])`: one-off
+  OpenGL rendering (host, `mujoco.Renderer`, kinematics only via `mj_forward`) from camera `follow` of a scene
+  built with `plain_background=True`. Uses `niljax.render.render_opengl` when that module provides it, else a
+  local `mujoco.Renderer` path (rgb pass + segmentation pass; mask = pixels whose geom belongs to the robot).
+- `render_first_frame(scene, height, width, qpos=None) -> FirstFrame` (image, mask, camera metadata dict);
+  `FirstFrame.save(folder)` writes `first_frame.png`, `first_frame_mask.png` and `first_frame.json`.
+- `load_trajectory(path, mj_model) -> (qpos f64[T,nq], fps)`: LocoMuJoCo-style npz (`q_<joint>` arrays, and
+  `frequency` if present) or an npz/npy holding `qpos[T,nq]`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from niljax.reference.errors import ReferencePreparationError
+from niljax.reference.video_io import write_png
+
+CAMERA_NAME = "follow"
+
+
+def _mujoco_render(scene: Any, qpos: np.ndarray, height: int, width: int, camera: str) -> tuple[np.ndarray, np.ndarray]:
+    import mujoco
+
+    model = scene.mj_model
+    cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+    if cam_id < 0:
+        raise ReferencePreparationError(f"scene has no camera named {camera!r}")
+    if model.vis.global_.offwidth < width or model.vis.global_.offheight < height:
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, height)
+    robot_geoms = np.asarray(getattr(scene, "robot_geom_mask", np.ones(model.ngeom, bool)), bool)
+    # Cheap settings (llvmpipe is ~10x faster without them); restored afterwards.
+    saved = (model.vis.quality.offsamples, model.vis.quality.shadowsize)
+    model.vis.quality.offsamples, model.vis.quality.shadowsize = 0, 0
+    data = mujoco.MjData(model)
+    rgb = np.empty((len(qpos), height, width, 3), np.uint8)
+    mask = np.empty((len(qpos), height, width), bool)
+    try:
+        renderer = mujoco.Renderer(model, height=height, width=width)
+    finally:
+        model.vis.quality.offsamples, model.vis.quality.shadowsize = saved
+    with renderer:
+        for i, q in enumerate(qpos):
+            data.qpos[:] = q
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_camlight(model, data)
+            renderer.disable_segmentation_rendering()
+            renderer.update_scene(data, camera=cam_id)
+            renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+            renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+            rgb[i] = renderer.render()
+            renderer.enable_segmentation_rendering()
+            renderer.update_scene(data, camera=cam_id)
+            seg = renderer.render()
+            ids, types = seg[..., 0], seg[..., 1]
+            is_geom = (types == int(mujoco.mjtObj.mjOBJ_GEOM)) & (ids >= 0)
+            mask[i] = is_geom & robot_geoms[np.clip(ids, 0, model.ngeom - 1)]
+    return rgb, mask
+
+
+def render_qpos(scene: Any, qpos: np.ndarray, height: int, width: int, *,
+                camera: str = CAMERA_NAME) -> tuple[np.ndarray, np.ndarray]:
+    """Render joint configurations: qpos [T,nq] (or [nq]) -> (rgb uint8[T,H,W,3], mask bool[T,H,W])."""
+    qpos = np.asarray(qpos, np.float64)
+    single = qpos.ndim == 1
+    qpos = np.atleast_2d(qpos)
+    nq = scene.mj_model.nq
+    if qpos.shape[1] != nq:
+        raise ReferencePreparationError(f"qpos has {qpos.shape[1]} entries per frame, the model has nq={nq}")
+    try:
+        from niljax.render import render_opengl  # the render stage's one-off renderer, when present
+    except ImportError:
+        render_opengl = None
+    if render_opengl is not None:
+        frames = [render_opengl(scene.mj_model, q, camera=camera, height=height, width=width, background="plain")
+                  for q in qpos]
+        rgb = np.stack([np.asarray(f[0]).reshape(height, width, 3) for f in frames]).astype(np.uint8)
+        mask = np.stack([np.asarray(f[1]).reshape(height, width) for f in frames]).astype(bool)
+    else:
+        rgb, mask = _mujoco_render(scene, qpos, height, width, camera)
+    return (rgb[0], mask[0]) if single else (rgb, mask)
+
+
+def camera_metadata(scene: Any, height: int, width: int, camera: str = CAMERA_NAME) -> dict[str, Any]:
+    """Exact camera description for the bundle: MuJoCo camera fields plus the robot spec's camera settings."""
+    import mujoco
+
+    m = scene.mj_model
+    cam_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+    if cam_id < 0:
+        raise ReferencePreparationError(f"scene has no camera named {camera!r}")
+    meta: dict[str, Any] = dict(
+        name=camera, height=int(height), width=int(width), fovy=float(m.cam_fovy[cam_id]),
+        mode=int(m.cam_mode[cam_id]), body=m.body(int(m.cam_bodyid[cam_id])).name,
+        pos=[float(x) for x in m.cam_pos[cam_id]], quat=[float(x) for x in m.cam_quat[cam_id]],
+    )
+    spec = getattr(scene, "spec", None)
+    cam_spec = getattr(spec, "camera", None)
+    if cam_spec is not None:
+        meta["spec"] = {k: v for k, v in (cam_spec.items() if isinstance(cam_spec, dict) else vars(cam_spec).items())
+                        if isinstance(v, (int, float, str, bool))}
+    return meta
+
+
+@dataclass
+class FirstFrame:
+    """The rendered start frame: image uint8[H,W,3], robot mask bool[H,W], camera metadata, start qpos."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    camera: dict[str, Any]
+    qpos: np.ndarray
+    robot: str
+    background_rgb: tuple[int, int, int] = (0, 0, 0)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write first_frame.png, first_frame_mask.png and first_frame.json into `folder`; returns the PNG path."""
+        folder = Path(folder)
+        png = write_png(folder / "first_frame.png", self.image)
+        write_png(folder / "first_frame_mask.png", self.mask)
+        meta = dict(robot=self.robot, camera=self.camera, qpos=[float(x) for x in self.qpos],
+                    background_rgb=list(self.background_rgb), image="first_frame.png", mask="first_frame_mask.png",
+                    robot_pixels=int(self.mask.sum()), **self.extra)
+        (folder / "first_frame.json").write_text(json.dumps(meta, indent=2))
+        return png
+
+
+def render_first_frame(scene: Any, height: int, width: int, *, qpos: np.ndarray | None = None,
+                       camera: str = CAMERA_NAME) -> FirstFrame:
+    """Render the robot's start pose (`qpos`, default the scene's home pose) at the generator's resolution."""
+    q = np.asarray(scene.home_qpos if qpos is None else qpos, np.float64)
+    image, mask = render_qpos(scene, q, height, width, camera=camera)
+    if not mask.any():
+        raise ReferencePreparationError(
+            f"the robot is not visible in the first frame ({width}x{height}, camera {camera!r}): check the camera"
+        )
+    bg = np.median(image[~mask].reshape(-1, 3), axis=0) if (~mask).any() else np.zeros(3)
+    return FirstFrame(image=image, mask=mask, camera=camera_metadata(scene, height, width, camera), qpos=q,
+                      robot=str(getattr(scene, "name", "robot")), background_rgb=tuple(int(x) for x in bg))
+
+
+def load_trajectory(path: str | Path, mj_model: Any, *, fps: float | None = None) -> tuple[np.ndarray, float]:
+    """Joint trajectory -> (qpos f64[T,nq], fps). See the module docstring for the accepted formats."""
+    import mujoco
+
+    path = Path(path)
+    if not path.is_file():
+        raise ReferencePreparationError(f"trajectory file not found: {path}")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as err:
+        raise ReferencePreparationError(f"cannot read trajectory {path}: {err}") from err
+    if isinstance(data, np.ndarray):
+        arrays = {"qpos": data}
+    else:
+        arrays = {k: data[k] for k in data.files}
+    file_fps = float(arrays["frequency"]) if "frequency" in arrays else None
+    rate = fps or file_fps or 100.0
+    if "qpos" in arrays:
+        qpos = np.asarray(arrays["qpos"], np.float64)
+        if qpos.ndim != 2 or qpos.shape[1] != mj_model.nq:
+            raise ReferencePreparationError(f"{path}: qpos has shape {qpos.shape}, the model needs [T, {mj_model.nq}]")
+        return qpos, rate
+    qpos0 = np.asarray(mj_model.qpos0, np.float64)
+    found, missing = 0, []
+    columns = {}
+    for j in range(mj_model.njnt):
+        name = mj_model.joint(j).name
+        jtype = int(mj_model.jnt_type[j])
+        if jtype not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+            if f"q_{name}" in arrays:
+                columns[j] = np.asarray(arrays[f"q_{name}"], np.float64)
+            continue
+        key = f"q_{name}"
+        if key not in arrays:
+            missing.append(name)
+            continue
+        columns[j] = np.asarray(arrays[key], np.float64).reshape(-1)
+        found += 1
+    if found == 0 or found < len(missing):
+        raise ReferencePreparationError(
+            f"{path}: no 'q_<joint>' array matches the model's joints (model joints: "
+            f"{[mj_model.joint(j).name for j in range(mj_model.njnt)][:8]}..., {found} matched, {len(missing)} missing); "
+            "is this trajectory for this robot?"
+        )
+    lengths = {len(c) for c in columns.values()}
+    if len(lengths) != 1:
+        raise ReferencePreparationError(f"{path}: joint arrays have different lengths {sorted(lengths)}")
+    length = lengths.pop()
+    qpos = np.tile(qpos0, (length, 1))
+    for j, col in columns.items():
+        adr = mj_model.jnt_qposadr[j]
+        qpos[:, adr:adr + (col.shape[1] if col.ndim == 2 else 1)] = col.reshape(length, -1)
+    return qpos, rate  # joints absent from the file (fewer than half) stay at qpos0

@@ -1,0 +1,339 @@
+"""`prepare_reference(config)`: robot + prompt (or videos, or a trajectory) -> validated bundle + report.
+
+Steps: load the robot scene (plain background) -> render the first frame at the generator's resolution and save
+it with its camera metadata -> N candidates from the backend -> validate each (fps, size; robot named in a
+sidecar `<video>.json` must match) -> align candidates to the first frame's size (aspect check) -> best-of-N
+(`select`) -> robot-mismatch check (the chosen video's frame 0 vs our first frame, MSE threshold) -> trim ->
+resample to `control_rate_hz` -> align to the training camera (height x width) -> masks (SAM2 or the
+background-colour fallback, prompted with our first-frame mask) -> embeddings with the Flax TimeSformer (or the
+toy encoder) -> `save_bundle` (atomic: a crash leaves no bundle) -> reload with `load_bundle` (checks) -> report.
+
+Output folder layout (`config.out`):
+    bundle/                  the reference bundle (niljax.reward format)
+    first_frame.png/.json    our first frame + exact camera metadata (and first_frame_mask.png)
+    candidates/cand_<i>.mp4  every candidate as generated (diffusers/replay) for inspection
+    report/contact_sheet.png, report/summary.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from niljax.reference.errors import ReferencePreparationError, RobotMismatchError
+
+Backend = Literal["import", "replay", "diffusers"]
+
+
+@dataclass
+class ReferenceConfig:
+    """Stage 1 settings (CLI flags map 1:1 via tyro). Defaults follow the paper where it says something."""
+
+    out: str = "reference_out"
+    """Output folder (bundle/, report/, first frame, candidates)."""
+    robot: str = "h1"
+    """Registered robot name (`niljax robots list`)."""
+    mjcf_path: str | None = None
+    """Explicit MJCF file for the robot (else the registry's sources)."""
+    skill: str = "walking"
+    prompt_template: str = "The {robot} agent is {skill}, camera follows the agent."
+    prompt: str | None = None
+    """Full prompt (overrides the template)."""
+    robot_label: str | None = None
+    """How the prompt names the robot (default: the robot's description or name)."""
+    backend: Backend = "import"
+    videos: tuple[str, ...] = ()
+    """import: video files generated elsewhere (each a candidate)."""
+    video_fps: float | None = None
+    """import: frame-rate override (required when a file has none)."""
+    trajectory: str | None = None
+    """replay: joint trajectory (.npz with q_<joint> arrays or qpos[T,nq]); also sets the start pose."""
+    trajectory_fps: float | None = None
+    """replay: trajectory rate (default: the file's `frequency`, else 100 Hz)."""
+    replay_fps: float | None = None
+    """replay: subsample the rendered replay to this rate first (None = render at the trajectory rate)."""
+    start_from_trajectory: bool = True
+    """Use the trajectory's first pose (when a trajectory is given) for the first frame instead of home."""
+    model: str | None = None
+    """diffusers: weights folder or hub id."""
+    pipeline_kind: Literal["svd", "wan", "ltx", "cogvideox"] = "wan"
+    num_candidates: int = 3
+    num_frames: int = 49
+    num_inference_steps: int = 30
+    guidance_scale: float | None = None
+    negative_prompt: str | None = None
+    generation_fps: float | None = None
+    seed: int = 0
+    device: str | None = None
+    gen_height: int | None = None
+    """Generator resolution (first frame rendered at this size); default: the training camera's."""
+    gen_width: int | None = None
+    height: int = 224
+    """Training-camera (bundle) resolution: must equal the env renderer's."""
+    width: int = 224
+    aspect_tol: float = 0.02
+    allow_crop: bool = False
+    select: int | None = None
+    """Override the best-of-N choice with this candidate index."""
+    mse_weight: float = 1.0
+    max_start_mse: float = 0.08
+    """Robot-mismatch threshold: MSE (in [0,1] pixel units) between the chosen video's frame 0 and ours."""
+    trim_start_s: float = 0.0
+    trim_end_s: float | None = None
+    control_rate_hz: float = 100.0
+    interpolation: str = "flow"
+    """nearest | linear | flow | a registered learned interpolator (e.g. rife)."""
+    segmenter: Literal["auto", "sam2", "background"] = "auto"
+    """auto = SAM2 when a checkpoint is given, else the background-colour fallback."""
+    sam2_checkpoint: str | None = None
+    sam2_config: str = "configs/sam2.1/sam2.1_hiera_l.yaml"
+    sam2_device: str | None = None
+    encoder: Literal["timesformer", "timesformer-tiny-random", "toy"] = "timesformer"
+    encoder_weights: str = "facebook/timesformer-base-finetuned-k400"
+    clip_len: int = 8
+    embed_batch_size: int = 8
+    overwrite: bool = False
+    progress: bool = True
+
+    def validate(self) -> None:
+        """Raise ReferencePreparationError on inconsistent settings (before any heavy work)."""
+        if self.backend == "import" and not self.videos:
+            raise ReferencePreparationError("backend 'import' needs --videos FILE [FILE ...]")
+        if self.backend == "replay" and not self.trajectory:
+            raise ReferencePreparationError("backend 'replay' needs --trajectory FILE")
+        if self.backend == "diffusers" and not self.model:
+            raise ReferencePreparationError("backend 'diffusers' needs --model (weights folder or hub id)")
+        if self.num_candidates < 1:
+            raise ReferencePreparationError(f"num_candidates must be >= 1, got {self.num_candidates}")
+        if self.height < 16 or self.width < 16:
+            raise ReferencePreparationError(f"training camera {self.width}x{self.height} is too small")
+        if self.control_rate_hz <= 0:
+            raise ReferencePreparationError(f"control_rate_hz must be positive, got {self.control_rate_hz}")
+        if self.segmenter == "sam2" and not self.sam2_checkpoint:
+            raise ReferencePreparationError("segmenter 'sam2' needs --sam2-checkpoint (or use 'background')")
+
+
+def build_encoder(config: ReferenceConfig):
+    """The clip encoder whose embeddings go in the bundle (must match the one used in training)."""
+    import jax
+
+    from niljax.reward.encoder import timesformer_encoder, toy_encoder
+
+    if config.encoder == "toy":
+        return toy_encoder(jax.random.key(config.seed), clip_len=config.clip_len)
+    from niljax.encoders import TimesformerConfig, init_params, load_timesformer
+
+    if config.encoder == "timesformer-tiny-random":
+        tcfg = TimesformerConfig(image_size=32, patch_size=16, num_frames=config.clip_len, hidden_size=32,
+                                 num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+        return timesformer_encoder(tcfg, init_params(tcfg, config.seed),
+                                   weights_id=f"random-init/tiny/seed={config.seed}")
+    tcfg, params = load_timesformer(config.encoder_weights)
+    return timesformer_encoder(tcfg, params, weights_id=str(config.encoder_weights))
+
+
+def _check_sidecar(path: str, robot: str) -> None:
+    side = Path(path).with_suffix(Path(path).suffix + ".json")
+    if not side.is_file():
+        side = Path(path).with_suffix(".json")
+    if side.is_file():
+        try:
+            meta = json.loads(side.read_text())
+        except json.JSONDecodeError as err:
+            raise ReferencePreparationError(f"sidecar metadata {side} is not valid JSON: {err}") from err
+        named = meta.get("robot") if isinstance(meta, dict) else None
+        if named is not None and str(named).lower() != robot.lower():
+            raise RobotMismatchError(f"{path}: its metadata ({side.name}) names robot {named!r}, requested {robot!r}")
+
+
+def _subsample(frames: np.ndarray, masks: np.ndarray, src: float, dst: float) -> tuple[np.ndarray, np.ndarray]:
+    n = int(np.floor((len(frames) - 1) * dst / src + 1e-9)) + 1
+    idx = np.rint(np.arange(n) * src / dst).astype(int)
+    return frames[idx], masks[idx]
+
+
+def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator: Any = None,
+                      segmenter: Any = None) -> Path:
+    """Run Stage 1 end to end; returns the bundle path (`<out>/bundle`).
+
+    `encoder` (a `niljax.reward.VideoEncoder`), `generator` (a `VideoGenerator`) and `segmenter` override the
+    ones the config would build (Python API / tests). Raises `ReferencePreparationError` subclasses on bad input;
+    on any failure no bundle is written (a previous bundle at the path is left untouched).
+    """
+    from tqdm.auto import tqdm
+
+    from niljax.reference import align, generate, resample, segment, select
+    from niljax.reference.first_frame import load_trajectory, render_first_frame, render_qpos
+    from niljax.reference.report import write_report
+    from niljax.reference.video_io import write_video
+    from niljax.reward.bundle import load_bundle, make_bundle, save_bundle
+    from niljax.robots import load_robot
+
+    config.validate()
+    t_start = time.time()
+    out = Path(config.out)
+    bundle_path = out / "bundle"
+    if bundle_path.exists() and not config.overwrite:
+        raise FileExistsError(f"{bundle_path} exists (pass --overwrite to replace it)")
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    steps = tqdm(total=8, desc="reference", disable=not config.progress)
+
+    def step(name: str, t0: float) -> float:
+        timings[name] = round(time.time() - t0, 3)
+        steps.set_postfix_str(name)
+        steps.update(1)
+        return time.time()
+
+    t0 = time.time()
+    # 1. robot + first frame
+    scene = load_robot(config.robot, mjcf_path=config.mjcf_path, plain_background=True)
+    gen_h = config.gen_height or config.height
+    gen_w = config.gen_width or config.width
+    traj = traj_fps = None
+    if config.trajectory:
+        traj, traj_fps = load_trajectory(config.trajectory, scene.mj_model, fps=config.trajectory_fps)
+    trimmed = False
+    if traj is not None and config.backend == "replay" and (config.trim_start_s > 0 or config.trim_end_s):
+        # cut the trajectory before rendering (cheaper than rendering and trimming the video)
+        t = np.arange(len(traj)) / traj_fps
+        keep = (t >= config.trim_start_s - 1e-9) & ((t <= config.trim_end_s + 1e-9) if config.trim_end_s else True)
+        if keep.sum() < 2:
+            raise ReferencePreparationError(f"trim window leaves {keep.sum()} trajectory steps")
+        traj, trimmed = traj[keep], True
+    start_q = traj[0] if (traj is not None and config.start_from_trajectory) else None
+    first = render_first_frame(scene, gen_h, gen_w, qpos=start_q)
+    first.save(out)
+    t0 = step("first_frame", t0)
+
+    # 2. candidates
+    robot_label = config.robot_label or scene.name.upper()
+    prompt = config.prompt or generate.format_prompt(config.prompt_template, robot=robot_label, skill=config.skill)
+    if generator is None:
+        if config.backend == "import":
+            for p in config.videos:
+                _check_sidecar(p, scene.name)
+            generator = generate.ImportGenerator(config.videos, fps=config.video_fps)
+        elif config.backend == "replay":
+            generator = generate.ReplayGenerator(lambda q: render_qpos(scene, q, gen_h, gen_w), traj, traj_fps)
+        else:
+            generator = generate.DiffusersI2VGenerator.from_pretrained(
+                config.model, kind=config.pipeline_kind, device=config.device, num_frames=config.num_frames,
+                num_inference_steps=config.num_inference_steps, guidance_scale=config.guidance_scale,
+                negative_prompt=config.negative_prompt, height=gen_h, width=gen_w, fps=config.generation_fps,
+                seed=config.seed)
+    candidates = generator.generate(first.image, prompt, config.num_candidates)
+    if not candidates:
+        raise ReferencePreparationError(f"backend {config.backend!r} produced no candidate video")
+    if config.backend == "replay" and config.replay_fps:
+        c = candidates[0]
+        fr, ms = _subsample(c.frames, c.masks, c.fps, config.replay_fps)
+        candidates = [generate.VideoCandidate(fr, config.replay_fps, c.source, masks=ms, metadata=c.metadata)]
+    if config.backend != "import":
+        (out / "candidates").mkdir(exist_ok=True)
+        for i, c in enumerate(candidates):
+            write_video(out / "candidates" / f"cand_{i}.mp4", c.frames, c.fps)
+    t0 = step("generate", t0)
+
+    # 3. align every candidate to our first frame's size, then best-of-N
+    aligned = [align.align_frames(c.frames, gen_h, gen_w, aspect_tol=config.aspect_tol, allow_crop=config.allow_crop)
+               for c in candidates]
+    too_short = [i for i, a in enumerate(aligned) if len(a) < 3]
+    if too_short:
+        raise ReferencePreparationError(f"candidates {too_short} have fewer than 3 frames")
+    best, table = select.select_best(aligned, first.image, override=config.select, mse_weight=config.mse_weight)
+    chosen = candidates[best]
+    start_mse = table[best].start_mse
+    if start_mse > config.max_start_mse:
+        raise RobotMismatchError(
+            f"candidate {best} ({chosen.source}) starts too far from our first frame of {scene.name}: MSE "
+            f"{start_mse:.4f} > {config.max_start_mse} (pixel values in [0,1]); the video shows another robot, pose, "
+            "camera or background. Regenerate, or raise --max-start-mse if this is intended."
+        )
+    t0 = step("select", t0)
+
+    # 4. trim + resample to the control rate, 5. align to the training camera
+    frames = aligned[best] if trimmed else resample.trim(aligned[best], chosen.fps, config.trim_start_s,
+                                                         config.trim_end_s)
+    frames = resample.resample_video(frames, chosen.fps, config.control_rate_hz, method=config.interpolation,
+                                     progress=config.progress)
+    frames = align.align_frames(frames, config.height, config.width, aspect_tol=config.aspect_tol,
+                                allow_crop=config.allow_crop)
+    if len(frames) < config.clip_len:
+        raise ReferencePreparationError(
+            f"reference has {len(frames)} frames at {config.control_rate_hz} Hz, fewer than clip_len={config.clip_len}"
+        )
+    t0 = step("resample", t0)
+
+    # 6. masks
+    first_mask = align.align_masks(first.mask[None], config.height, config.width, aspect_tol=config.aspect_tol,
+                                   allow_crop=config.allow_crop)[0]
+    truth = None
+    if segmenter is None and chosen.masks is not None and config.segmenter == "auto":
+        # replay: the renderer's exact masks, brought to the control rate and the training camera
+        src = chosen.masks if trimmed else resample.trim(chosen.masks, chosen.fps, config.trim_start_s,
+                                                         config.trim_end_s)
+        src = align.align_masks(src, gen_h, gen_w, aspect_tol=config.aspect_tol, allow_crop=config.allow_crop)
+        truth = align.align_masks(resample.resample_masks(src, chosen.fps, config.control_rate_hz), config.height,
+                                  config.width, aspect_tol=config.aspect_tol, allow_crop=config.allow_crop)
+    if truth is not None:
+        masks, seg_name = truth, "ground-truth (renderer)"
+    elif segmenter is None:
+        use_sam2 = config.segmenter == "sam2" or (config.segmenter == "auto" and config.sam2_checkpoint)
+        if use_sam2:
+            segmenter = segment.Sam2VideoSegmenter(config=config.sam2_config, checkpoint=config.sam2_checkpoint,
+                                                   device=config.sam2_device or "cpu")
+        else:
+            segmenter = segment.BackgroundColorSegmenter()
+    if truth is None:
+        masks, seg_name = segmenter.segment(frames, first_mask), getattr(segmenter, "name", "custom")
+    empty = np.nonzero(masks.reshape(len(masks), -1).sum(1) == 0)[0]
+    if len(empty) > 0.1 * len(masks):
+        raise ReferencePreparationError(
+            f"the segmenter found no robot in {len(empty)} of {len(masks)} frames (first at t={empty[0]}); "
+            "check the contact sheet / use SAM2"
+        )
+    t0 = step("masks", t0)
+
+    # 7. embeddings + bundle
+    if encoder is None:
+        encoder = build_encoder(config)
+    extra = dict(backend=config.backend, candidate_source=chosen.source, candidate_metadata=chosen.metadata,
+                 selection=[dataclasses.asdict(r) for r in table], segmenter=seg_name,
+                 trim=[config.trim_start_s, config.trim_end_s], first_frame_qpos=first.qpos.tolist(),
+                 background_rgb=list(first.background_rgb), generation_size=[gen_h, gen_w])
+    bundle = make_bundle(frames, masks, encoder, robot=scene.name, prompt=prompt, source=chosen.source,
+                         original_fps=chosen.fps, control_rate_hz=config.control_rate_hz,
+                         resampling=str(config.interpolation), camera=dict(first.camera, height=config.height,
+                                                                            width=config.width),
+                         clip_len=config.clip_len, batch_size=config.embed_batch_size, extra=extra)
+    t0 = step("embeddings", t0)
+    save_bundle(bundle, bundle_path, overwrite=config.overwrite)
+    load_bundle(bundle_path, expected_encoder=encoder, expected_clip_len=config.clip_len)
+    t0 = step("bundle", t0)
+
+    # 8. report
+    summary = dict(
+        bundle=str(bundle_path), robot=scene.name, prompt=prompt, backend=config.backend,
+        num_candidates=len(candidates), selected=best, selection=[dataclasses.asdict(r) for r in table],
+        selection_table=select.format_table(table), source=chosen.source, original_fps=chosen.fps,
+        control_rate_hz=config.control_rate_hz, interpolation=str(config.interpolation),
+        num_frames=int(len(frames)), duration_s=float((len(frames) - 1) / config.control_rate_hz),
+        size=[config.height, config.width], segmenter=seg_name,
+        mask_area_mean=float(masks.mean()), empty_mask_frames=int(len(empty)),
+        encoder=encoder.info.to_dict(), timings_s=timings,
+    )
+    write_report(out / "report", frames, masks, summary, fps=config.control_rate_hz,
+                 candidates=[a[0] for a in aligned], selected=best, first_frame=first.image,
+                 candidate_labels=[f"{i}: score {r.score:.2f}" for i, r in enumerate(table)],
+                 title=f"{scene.name} | {prompt} | {chosen.source} -> {len(frames)} frames @ {config.control_rate_hz:g} Hz")
+    step("report", t0)
+    steps.close()
+    timings["total"] = round(time.time() - t_start, 3)
+    return bundle_path
