@@ -277,12 +277,14 @@ class Timesformer(nn.Module):
     """TimeSformer encoder (HF `TimesformerModel`); parameters float32, compute in `dtype`.
 
     `precision=None` means `lax.Precision.HIGHEST` for float32 compute (faithful float32 on GPUs, where the
-    default would use TF32) and the backend default for bfloat16.
+    default would use TF32) and the backend default for bfloat16. `unroll_layers=True` unrolls the layer scan
+    (same parameters and results; XLA's cost analysis counts a loop body once, so FLOP counts need it).
     """
 
     config: TimesformerConfig
     dtype: Any = jnp.float32
     precision: Any = None
+    unroll_layers: bool = False
 
     @nn.compact
     def __call__(self, pixel_values: jax.Array, *, output_hidden_states: bool = False) -> TimesformerOutput:
@@ -345,6 +347,7 @@ class Timesformer(nn.Module):
             variable_axes={"params": 0},
             split_rngs={"params": True},
             length=cfg.num_hidden_layers,
+            unroll=cfg.num_hidden_layers if self.unroll_layers else 1,
         )(cfg, dt, prec, collect=output_hidden_states, name="layers")
         carry, per_layer = layers(carry, None)
 
@@ -361,17 +364,38 @@ class Timesformer(nn.Module):
         return TimesformerOutput(last_hidden_state=last, cls_embedding=cls_embedding, hidden_states=hidden_states)
 
 
-def init_params(config: TimesformerConfig, rng: jax.Array | int = 0) -> dict[str, Any]:
-    """Random float32 parameters for `config` (HF-like truncated-normal init; for tests and shapes)."""
-    if isinstance(rng, int):
-        rng = jax.random.key(rng)
-    dummy = jnp.zeros((1, config.num_frames, config.image_size, config.image_size, config.num_channels))
-    return Timesformer(config).init(rng, dummy)["params"]
+def init_params(config: TimesformerConfig, seed: int | np.random.Generator = 0) -> dict[str, Any]:
+    """Random float32 parameters with HF's init (truncated normal, std `initializer_range`, for weights, CLS
+    and position embeddings; zeros for biases and time embeddings; ones for layer-norm scales).
+
+    Drawn with numpy on the host from `param_shapes` (no XLA compile); for tests, benchmarks and shapes.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    std = config.initializer_range
+
+    def draw(path: tuple[Any, ...], leaf: jax.ShapeDtypeStruct) -> jax.Array:
+        name = path[-1].key
+        if name in ("kernel", "patch_kernel", "cls_token", "position_embeddings"):
+            x = rng.standard_normal(leaf.shape, dtype=np.float32)
+            bad = np.abs(x) > 2.0
+            while bad.any():  # resample outside +-2 std, like torch.nn.init.trunc_normal_
+                x[bad] = rng.standard_normal(int(bad.sum()), dtype=np.float32)
+                bad = np.abs(x) > 2.0
+            return jnp.asarray(x * std)
+        if name == "scale":
+            return jnp.ones(leaf.shape, jnp.float32)
+        return jnp.zeros(leaf.shape, jnp.float32)
+
+    return jax.tree_util.tree_map_with_path(draw, param_shapes(config))
 
 
 def param_shapes(config: TimesformerConfig) -> dict[str, Any]:
-    """The parameter tree of `config` as `jax.ShapeDtypeStruct`s (no compute, no memory)."""
-    return jax.eval_shape(lambda: init_params(config, jax.random.key(0)))
+    """The parameter tree of `config` as `jax.ShapeDtypeStruct`s (abstract: no compute, no memory)."""
+    dummy = jax.ShapeDtypeStruct(
+        (1, config.num_frames, config.image_size, config.image_size, config.num_channels), jnp.float32
+    )
+    variables = jax.eval_shape(Timesformer(config).init, jax.random.key(0), dummy)
+    return variables["params"]
 
 
 def embed_clips(
