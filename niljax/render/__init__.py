@@ -1,0 +1,23 @@
+"""Rendering stage: rgb uint8[N,H,W,3] + robot mask bool[N,H,W] from the follow camera.
+
+- `BatchRenderer` / `RenderConfig` (renderer.py): batched, jittable; backends "warp" (MuJoCo Warp batch
+  renderer via `mujoco.mjx`) and "jax" (pure-JAX primitive ray caster, meshes approximated).
+- `render_opengl` (opengl.py): one-off high-quality frames with `mujoco.Renderer`, same camera and mask rule.
+- camera.py: MuJoCo's pinhole camera model (pixel rays) shared by the backends; the `follow` camera itself
+  comes from `niljax.robots.load_robot` (track mode on the root body).
+- `contact_sheet` (contact_sheet.py): a PNG grid of frames and masks, `python -m niljax.render.contact_sheet`.
+See docs/rendering.md.
+"""
+
+from niljax.render.metrics import mask_iou
+from niljax.render.opengl import render_opengl
+from niljax.render.renderer import BatchRenderer, RenderConfig
+from niljax.render.warp_backend import warp_available
+
+__all__ = [
+    "BatchRenderer",
+    "RenderConfig",
+    "mask_iou",
+    "render_opengl",
+    "warp_available",
+]

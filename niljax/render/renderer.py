@@ -1,0 +1,169 @@
+"""Batched renderer used inside the compiled training step: rgb + robot mask from the follow camera.
+
+Contract:
+  `BatchRenderer(mj_model, robot_geom_mask, config, num_envs)` (or `BatchRenderer.from_scene(scene, ...)` for
+  any object with `mj_model` and `robot_geom_mask`, such as `niljax.robots.RobotScene`);
+  `render(data: mjx.Data with leading batch axis N) -> (rgb uint8[N,H,W,3], mask bool[N,H,W])`, callable inside
+  `jax.jit`. `mask[n,i,j]` is True where the first surface seen through pixel (i,j) belongs to a robot geom.
+  Static: the model, N, H, W, backend, background and camera; a change of any of them means a new
+  `BatchRenderer` (the warp render context is cached per (model, N, H, W, camera, rgb flag)) and a recompile
+  of the calling program. Only the poses in `data` are traced; `data` may come from MJX impl "jax" or "warp".
+Backgrounds: "plain" replaces every non-robot pixel with `background_color` (what the reference video's first
+frame and the encoder see); "scene" keeps what the backend draws (floor etc.).
+With `render_rgb=False` the rgb output is all `background_color` (only the mask is computed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from mujoco import mjx
+
+from niljax.render.jax_backend import JaxRaycaster
+from niljax.render.warp_backend import WarpRenderer, warp_available
+
+Backend = Literal["warp", "jax", "auto"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderConfig:
+    """Renderer settings. Defaults follow the paper: 224x224, plain background, follow camera.
+
+    backend: "warp" (MuJoCo Warp batch renderer via mjx), "jax" (pure-JAX primitive ray caster), or "auto"
+    (warp when warp-lang is installed, else jax). fovy: overrides the camera's vertical field of view (deg).
+    mesh_proxy: how the jax backend approximates mesh geoms. jax_chunk: envs per `lax.map` step (jax backend).
+    """
+
+    height: int = 224
+    width: int = 224
+    backend: Backend = "warp"
+    background: Literal["plain", "scene"] = "plain"
+    background_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    camera: str = "follow"
+    fovy: float | None = None
+    render_rgb: bool = True
+    mesh_proxy: Literal["ellipsoid", "kdop", "box"] = "ellipsoid"
+    jax_chunk: int = 8
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.height, int) and isinstance(self.width, int)) or self.height < 8 or self.width < 8:
+            raise ValueError(f"RenderConfig height/width must be ints >= 8, got {self.height}x{self.width}")
+        if self.backend not in ("warp", "jax", "auto"):
+            raise ValueError(f"RenderConfig.backend must be 'warp', 'jax' or 'auto', got {self.backend!r}")
+        if self.background not in ("plain", "scene"):
+            raise ValueError(f"RenderConfig.background must be 'plain' or 'scene', got {self.background!r}")
+        if len(self.background_color) != 3 or not all(0.0 <= c <= 1.0 for c in self.background_color):
+            raise ValueError(f"RenderConfig.background_color must be 3 floats in [0,1], got {self.background_color}")
+        if self.fovy is not None and not 1.0 <= self.fovy <= 170.0:
+            raise ValueError(f"RenderConfig.fovy must be in [1, 170] degrees, got {self.fovy}")
+        if self.jax_chunk < 1:
+            raise ValueError(f"RenderConfig.jax_chunk must be >= 1, got {self.jax_chunk}")
+
+    def resolved_backend(self) -> Literal["warp", "jax"]:
+        """The backend that will actually run ("auto" resolved against the installed packages)."""
+        if self.backend == "auto":
+            return "warp" if warp_available() else "jax"
+        return self.backend
+
+
+def camera_id(mj_model: mujoco.MjModel, name: str) -> int:
+    """Index of camera `name`; ValueError listing the model's cameras when it is missing."""
+    cid = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_CAMERA, name)
+    if cid < 0:
+        names = [mj_model.camera(i).name for i in range(mj_model.ncam)]
+        raise ValueError(f"camera {name!r} not in the model (cameras: {names}); build the scene with a follow camera")
+    return cid
+
+
+def with_fovy(mj_model: mujoco.MjModel, cam_id: int, fovy: float | None) -> mujoco.MjModel:
+    """The model itself when `fovy` is None, else a copy whose camera `cam_id` has that vertical fov."""
+    if fovy is None or float(mj_model.cam_fovy[cam_id]) == float(fovy):
+        return mj_model
+    model = mj_model.__copy__()
+    model.cam_fovy[cam_id] = fovy
+    return model
+
+
+def to_uint8(rgb: jnp.ndarray) -> jnp.ndarray:
+    """f32 [0,1] -> uint8 with rounding."""
+    return jnp.clip(jnp.round(rgb * 255.0), 0, 255).astype(jnp.uint8)
+
+
+class BatchRenderer:
+    """Renders N envs' follow-camera rgb and robot masks inside jit (see the module docstring)."""
+
+    def __init__(
+        self, mj_model: mujoco.MjModel, robot_geom_mask: Any, config: RenderConfig = RenderConfig(), num_envs: int = 1
+    ) -> None:
+        mask = np.asarray(robot_geom_mask)
+        if mask.dtype != bool or mask.shape != (mj_model.ngeom,):
+            raise ValueError(f"robot_geom_mask must be bool[ngeom={mj_model.ngeom}], got {mask.dtype}{list(mask.shape)}")
+        if not mask.any():
+            raise ValueError("robot_geom_mask selects no geom: the mask would always be empty")
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
+        self.config = config
+        self.num_envs = num_envs
+        self.cam_id = camera_id(mj_model, config.camera)
+        self.mj_model = with_fovy(mj_model, self.cam_id, config.fovy)
+        self.robot_geom_mask = mask
+        self.backend = config.resolved_backend()
+        self._robot = jnp.asarray(mask)
+        self._bg = jnp.asarray(np.array(config.background_color, np.float32))
+        if self.backend == "warp":
+            self._warp = WarpRenderer(
+                self.mj_model,
+                num_envs=num_envs,
+                height=config.height,
+                width=config.width,
+                cam_id=self.cam_id,
+                render_rgb=config.render_rgb,
+            )
+        else:
+            self._jax = JaxRaycaster(
+                self.mj_model,
+                mask,
+                height=config.height,
+                width=config.width,
+                fovy=float(self.mj_model.cam_fovy[self.cam_id]),
+                draw_planes=config.background == "scene",
+                mesh_proxy=config.mesh_proxy,
+                chunk=config.jax_chunk,
+            )
+
+    @classmethod
+    def from_scene(cls, scene: Any, config: RenderConfig = RenderConfig(), num_envs: int = 1) -> "BatchRenderer":
+        """Build from any object with `mj_model` and `robot_geom_mask` (e.g. `niljax.robots.RobotScene`)."""
+        return cls(scene.mj_model, scene.robot_geom_mask, config, num_envs)
+
+    def render(self, data: mjx.Data) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """rgb uint8[N,H,W,3] and robot mask bool[N,H,W] for a batched mjx.Data (leading axis N = num_envs)."""
+        n = self.num_envs
+        if data.geom_xpos.ndim != 3 or data.geom_xpos.shape[0] != n:
+            raise ValueError(
+                f"render expects mjx.Data batched over num_envs={n} (geom_xpos [N,ngeom,3]), "
+                f"got geom_xpos shape {tuple(data.geom_xpos.shape)}"
+            )
+        if data.geom_xpos.shape[1] != self.mj_model.ngeom:
+            raise ValueError(f"data has {data.geom_xpos.shape[1]} geoms, the model {self.mj_model.ngeom}")
+        cfg = self.config
+        if self.backend == "warp":
+            rgb_f, geom_id = self._warp.render(data)
+            mask = (geom_id >= 0) & self._robot[jnp.maximum(geom_id, 0)]
+        else:
+            rgb_f, mask, geom_id = self._jax.render(
+                data.geom_xpos, data.geom_xmat, data.cam_xpos[:, self.cam_id], data.cam_xmat[:, self.cam_id]
+            )
+            if cfg.background == "scene":
+                rgb_f = jnp.where((geom_id >= 0)[..., None], rgb_f, self._bg)
+        if rgb_f is None or not cfg.render_rgb:
+            rgb_f = jnp.broadcast_to(self._bg, (n, cfg.height, cfg.width, 3))
+        elif cfg.background == "plain":
+            rgb_f = jnp.where(mask[..., None], rgb_f, self._bg)
+        return to_uint8(rgb_f), mask
+
+    __call__ = render
