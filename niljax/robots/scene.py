@@ -164,17 +164,23 @@ def load_robot(
             ms.delete(el)
     # --- what the source model's actuators allowed (compiled values resolve defaults) ---
     m_src = ms.compile()
-    src_limits: dict[str, float] = {}
+    src_limits: dict[str, float | None] = {}
     for a in range(m_src.nu):
         if int(m_src.actuator_trntype[a]) != int(mujoco.mjtTrn.mjTRN_JOINT):
             continue
         jname = m_src.joint(m_src.actuator_trnid[a, 0]).name
+        jid = m_src.actuator_trnid[a, 0]
+        is_motor = int(m_src.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_NONE)
         if m_src.actuator_forcelimited[a]:
             lim = float(np.max(np.abs(m_src.actuator_forcerange[a])))
-        else:
+        elif m_src.jnt_actfrclimited[jid]:
+            lim = float(np.max(np.abs(m_src.jnt_actfrcrange[jid])))
+        elif is_motor:  # a motor's ctrlrange x gear bounds its torque; a servo's ctrlrange is a position
             gear = abs(float(m_src.actuator_gear[a, 0]))
             crange = np.abs(m_src.actuator_ctrlrange[a]).max() if m_src.actuator_ctrllimited[a] else 1.0
             lim = gear * float(crange)
+        else:
+            lim = None  # unknown: the spec's torque_limit table must provide it (else 100 N m)
         src_limits[jname] = lim
     src_actuated = list(src_limits)
 
@@ -188,6 +194,9 @@ def load_robot(
     ms.option.iterations = spec.solver_iterations
     ms.option.ls_iterations = spec.ls_iterations
     ms.option.cone = mujoco.mjtCone.mjCONE_PYRAMIDAL
+    # implicitfast treats the PD servos' damping implicitly: stiff gains on light links stay stable at sim_dt.
+    ms.option.integrator = {"euler": mujoco.mjtIntegrator.mjINT_EULER,
+                            "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST}[spec.integrator]
     m0 = ms.compile()
 
     root_name = spec.bodies["root"]
@@ -279,7 +288,9 @@ def load_robot(
     lim_t = spec.actuation.get("torque_limit", {})
     for jn in joints:
         lim = match_joint_value(lim_t, jn, None)
-        lim = float(lim if lim is not None else src_limits.get(jn, 100.0))
+        if lim is None:
+            lim = src_limits.get(jn)
+        lim = float(lim if lim is not None else 100.0)
         a = ms.add_actuator()
         a.name = f"act_{jn}"
         a.target = jn

@@ -89,6 +89,7 @@ class RobotSpec:
     sim_dt: float = 0.005
     solver_iterations: int = 4
     ls_iterations: int = 8
+    integrator: str = "implicitfast"  # "implicitfast" | "euler"
     bodies: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # root, torso, head, feet, head_offset
     actuation: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # mode, kp, kd, torque_limit, ...
     home: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # root_height ("auto"|float), joints
@@ -166,6 +167,7 @@ def spec_from_dict(raw: Mapping[str, Any], origin: str = "<dict>") -> RobotSpec:
         sim_dt=float(raw.get("sim_dt", 0.005)),
         solver_iterations=int(raw.get("solver_iterations", 4)),
         ls_iterations=int(raw.get("ls_iterations", 8)),
+        integrator=str(raw.get("integrator", "implicitfast")),
         bodies=bodies,
         actuation=act,
         home=dict(raw.get("home", {})),
@@ -175,6 +177,8 @@ def spec_from_dict(raw: Mapping[str, Any], origin: str = "<dict>") -> RobotSpec:
         variants=dict(raw.get("variants", {})),
         origin=origin,
     )
+    if spec.integrator not in ("implicitfast", "euler"):
+        raise RobotSpecError(f"{origin}: integrator must be 'implicitfast' or 'euler', got {spec.integrator!r}")
     ratio = 1.0 / (spec.control_hz * spec.sim_dt)
     if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
         raise RobotSpecError(f"{origin}: 1/(control_hz*sim_dt) = {ratio:.4f} must be a positive integer")
