@@ -369,3 +369,30 @@ def test_sharded_over_two_devices_same_values(bundle, encoder, axis_type):
     np.testing.assert_allclose(np.asarray(r_s), np.asarray(r), rtol=1e-5, atol=1e-6)
     for key in terms:
         np.testing.assert_allclose(np.asarray(terms_s[key]), np.asarray(terms[key]), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- Flax TimeSformer
+
+
+def test_timesformer_encoder_in_the_reward():
+    """The real encoder path: niljax.encoders' Flax TimeSformer (tiny, random init) behind `timesformer_encoder`."""
+    enc_mod = pytest.importorskip("niljax.encoders")
+    cfg_t = enc_mod.TimesformerConfig.tiny(num_frames=L)
+    enc = nr.timesformer_encoder(cfg_t, enc_mod.init_params(cfg_t, 0), weights_id="random-init/tiny/seed=0")
+    assert "timesformer" in enc.info.preprocessing and enc.info.config_hash == nr.config_hash(cfg_t)
+    frames, masks = _square_video(T)
+    b = nr.make_bundle(frames, masks, enc, robot="toy", prompt="", source="synthetic", original_fps=100.0,
+                       control_rate_hz=100.0, resampling="none", camera={}, clip_len=L, batch_size=8)
+    assert b.embeddings.shape == (T, cfg_t.hidden_size)
+    ref = b.to_device()
+    n = 2
+    af = jnp.broadcast_to(ref.frames, (n,) + ref.frames.shape)
+    am = jnp.broadcast_to(ref.masks, (n,) + ref.masks.shape)
+    other_f, other_m = _square_video(T, speed=2, offset=4)
+    af = af.at[1].set(jnp.asarray(other_f))
+    am = am.at[1].set(jnp.asarray(other_m))
+    run = jax.jit(_rollout, static_argnames=("config", "steps"))
+    _, terms = run(nr.RewardConfig(), ref, enc, af, am, jnp.array([3, 3]), _physics(n, np.random.default_rng()),
+                   steps=10)
+    np.testing.assert_allclose(terms["reward/video"][:, 0], 1.0, atol=1e-5)  # env 0 = the reference
+    assert float(terms["reward/video"][:, 1].mean()) < 1 - 1e-4  # env 1 moves differently
