@@ -80,8 +80,9 @@ def render_qpos(scene: Any, qpos: np.ndarray, height: int, width: int, *,
     except ImportError:
         render_opengl = None
     if render_opengl is not None:
-        frames = [render_opengl(scene.mj_model, q, camera=camera, height=height, width=width, background="plain")
-                  for q in qpos]
+        geoms = getattr(scene, "robot_geom_mask", None)
+        frames = [render_opengl(scene.mj_model, q, geoms, camera=camera, height=height, width=width,
+                                background="plain") for q in qpos]
         rgb = np.stack([np.asarray(f[0]).reshape(height, width, 3) for f in frames]).astype(np.uint8)
         mask = np.stack([np.asarray(f[1]).reshape(height, width) for f in frames]).astype(bool)
     else:

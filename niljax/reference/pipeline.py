@@ -87,8 +87,8 @@ class ReferenceConfig:
     trim_start_s: float = 0.0
     trim_end_s: float | None = None
     control_rate_hz: float = 100.0
-    interpolation: str = "flow"
-    """nearest | linear | flow | a registered learned interpolator (e.g. rife)."""
+    interpolation: str = "linear"
+    """nearest | linear | flow (OpenCV Farneback) | a registered learned interpolator (e.g. rife)."""
     segmenter: Literal["auto", "sam2", "background"] = "auto"
     """auto = SAM2 when a checkpoint is given, else the background-colour fallback."""
     sam2_checkpoint: str | None = None

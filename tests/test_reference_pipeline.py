@@ -1,0 +1,118 @@
+"""Stage 1 end to end on CPU: replay (H1 mocap walk) and import (a re-encoded replay) -> bundle -> report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from niljax.reference.errors import AspectMismatchError, ReferencePreparationError, RobotMismatchError
+from niljax.reference.pipeline import ReferenceConfig, prepare_reference
+from niljax.reference.segment import mask_iou
+from niljax.reference.video_io import write_video
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def h1_walk(locomujoco_dir):
+    """H1 (LocoMuJoCo model) + 0.48 s of its mocap walk rendered at 100 Hz: (model path, npz path, rgb, masks)."""
+    from niljax.reference.first_frame import load_trajectory, render_qpos
+    from niljax.robots import load_robot
+
+    mjcf = locomujoco_dir / "models/unitree_h1/h1.xml"
+    traj = locomujoco_dir / "datasets/02-constspeed_UnitreeH1.npz"
+    scene = load_robot("h1", mjcf_path=mjcf, plain_background=True)
+    qpos, fps = load_trajectory(traj, scene.mj_model)
+    assert fps == 100.0
+    rgb, masks = render_qpos(scene, qpos[:49], SIZE, SIZE)
+    return mjcf, traj, rgb, masks
+
+
+def _base(tmp_path, h1_walk, **kw) -> ReferenceConfig:
+    mjcf, traj, _, _ = h1_walk
+    cfg = dict(out=str(tmp_path / "ref"), robot="h1", mjcf_path=str(mjcf), trajectory=str(traj), height=SIZE,
+               width=SIZE, encoder="toy", progress=False)
+    cfg.update(kw)
+    return ReferenceConfig(**cfg)
+
+
+def test_replay_end_to_end_bundle_loads_in_reward(tmp_path, h1_walk):
+    from niljax.reward import bundle as rb
+
+    cfg = _base(tmp_path, h1_walk, backend="replay", replay_fps=25.0, trim_end_s=0.48,
+                encoder="timesformer-tiny-random", interpolation="flow")
+    path = prepare_reference(cfg)
+    b = rb.load_bundle(path)
+    assert b.frames.shape == (49, SIZE, SIZE, 3) and b.masks.shape == (49, SIZE, SIZE)
+    assert b.embeddings.shape == (49, 32) and np.isfinite(b.embeddings).all()
+    assert b.metadata.robot == "h1" and b.metadata.control_rate_hz == 100.0 and b.metadata.original_fps == 25.0
+    assert b.metadata.prompt == "The H1 agent is walking, camera follows the agent."
+    assert b.metadata.camera["name"] == "follow" and b.metadata.encoder.id.startswith("random-init/tiny")
+    _, _, rgb, masks = h1_walk
+    # replay masks are the renderer's truth: frames on the 25 fps grid match exactly
+    np.testing.assert_array_equal(b.masks[::4], masks[::4])
+    np.testing.assert_array_equal(b.frames[::4], rgb[::4])
+    assert mask_iou(b.masks, masks).mean() > 0.9
+    out = Path(cfg.out)
+    for f in ("first_frame.png", "first_frame.json", "report/contact_sheet.png", "report/summary.json",
+              "candidates/cand_0.mp4"):
+        assert (out / f).is_file(), f
+    cam = json.loads((out / "first_frame.json").read_text())["camera"]
+    assert cam["height"] == SIZE and cam["fovy"] > 0 and len(cam["pos"]) == 3
+    summary = json.loads((out / "report/summary.json").read_text())
+    assert summary["selected"] == 0 and summary["segmenter"].startswith("ground-truth")
+
+
+def test_import_end_to_end_fallback_masks(tmp_path, h1_walk):
+    from niljax.reward import bundle as rb
+
+    _, _, rgb, masks = h1_walk
+    video = write_video(tmp_path / "walk_25fps.mp4", rgb[::4], 25.0)  # 13 frames = 0.48 s at 25 fps
+    cfg = _base(tmp_path, h1_walk, backend="import", videos=(str(video),), interpolation="linear")
+    path = prepare_reference(cfg)
+    b = rb.load_bundle(path)
+    assert b.frames.shape[0] == 49 and b.metadata.original_fps == 25.0
+    iou = mask_iou(b.masks, masks)
+    assert iou.mean() >= 0.9 and iou.min() > 0.75, (iou.mean(), iou.min())
+    summary = json.loads((Path(cfg.out) / "report/summary.json").read_text())
+    assert summary["segmenter"] == "background-color" and summary["num_frames"] == 49
+
+
+def test_bad_inputs_leave_no_bundle(tmp_path, h1_walk):
+    _, _, rgb, _ = h1_walk
+    cases = []
+    # wrong aspect (64 x 96 video for a 64 x 64 camera)
+    wide = np.concatenate([rgb[::4], rgb[::4, :, :32]], axis=2)
+    cases.append(("aspect", write_video(tmp_path / "wide.mp4", wide, 25.0), AspectMismatchError, "allow-crop"))
+    # metadata names another robot
+    side = write_video(tmp_path / "other.mp4", rgb[::4], 25.0)
+    (tmp_path / "other.mp4.json").write_text(json.dumps({"robot": "g1"}))
+    cases.append(("meta", side, RobotMismatchError, "names robot 'g1'"))
+    # the video shows something else than our first frame
+    alien = np.full_like(rgb[::4], 235)
+    alien[:, 10:50, 20:44] = (200, 30, 30)
+    cases.append(("alien", write_video(tmp_path / "alien.mp4", alien, 25.0), RobotMismatchError, "MSE"))
+    # unreadable file
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x01not a video" * 100)
+    cases.append(("corrupt", bad, ReferencePreparationError, "cannot decode"))
+    for name, video, err, match in cases:
+        cfg = _base(tmp_path, h1_walk, backend="import", videos=(str(video),), out=str(tmp_path / name))
+        with pytest.raises(err, match=match):
+            prepare_reference(cfg)
+        assert not (tmp_path / name / "bundle").exists(), name
+        assert not list((tmp_path / name).glob(".bundle*")), name
+    with pytest.raises(ReferencePreparationError, match="needs --videos"):
+        prepare_reference(_base(tmp_path, h1_walk, backend="import"))
+
+
+def test_cli_reports_errors_with_exit_code(tmp_path, capsys):
+    from niljax.reference.cli import reference_main
+
+    code = reference_main(["--out", str(tmp_path / "x"), "--backend", "import", "--videos",
+                           str(tmp_path / "missing.mp4"), "--no-progress"])
+    assert code == 2
+    assert "video file not found" in capsys.readouterr().err
