@@ -179,3 +179,13 @@ def test_sam2_adapter_random_init_plumbing():
         Sam2VideoSegmenter().build()
     with pytest.raises(ReferencePreparationError, match="not found"):
         Sam2VideoSegmenter(checkpoint="/nonexistent/sam2.pt").build()
+
+
+def test_import_does_not_pull_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, niljax.reference as r; r.ReferenceConfig; r.select_best; r.read_video; "
+            "print('torch' in sys.modules, 'diffusers' in sys.modules, 'sam2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "False"]
