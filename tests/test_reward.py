@@ -334,7 +334,7 @@ def test_vmap_over_envs_matches_batch(bundle, encoder):
 
     # vmap over envs: each mapped call sees one env as a batch of 1.
     def per_env(h1, p1, t1):
-        add = lambda x: x[None]  # noqa: E731
+        add = lambda x: x[None]
         r1, terms1 = nr.nil_reward(cfg, ref, encoder, jax.tree.map(add, h1), jax.tree.map(add, p1), t1[None])
         return r1[0], jax.tree.map(lambda x: x[0], terms1)
 
@@ -359,7 +359,7 @@ def test_sharded_over_two_devices_same_values(bundle, encoder, axis_type):
     fn = jax.jit(nr.nil_reward, static_argnums=0)
     r, terms = fn(cfg, ref, encoder, h, phys, t)
 
-    shard = lambda x: jax.device_put(x, env_sharding)  # noqa: E731
+    shard = lambda x: jax.device_put(x, env_sharding)
     ref_s = bundle.to_device(replicated)
     enc_s = jax.device_put(encoder, replicated)
     h_s, phys_s, t_s = jax.tree.map(shard, (h, phys, t))

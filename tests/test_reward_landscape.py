@@ -15,11 +15,10 @@ Physics quantities are zero (no simulation), so the total here is ζ·video + β
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 import niljax.reward as nr
 

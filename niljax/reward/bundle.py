@@ -243,7 +243,7 @@ def save_bundle(bundle: ReferenceBundle, path: str | os.PathLike, *, overwrite: 
             bundle.metadata,
             arrays_sha256=_sha256(arrays_path),
             created_at=bundle.metadata.created_at
-            or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
         with open(tmp / METADATA_FILE, "w") as f:
             json.dump(meta.to_dict(), f, indent=2, sort_keys=True)
