@@ -1,0 +1,112 @@
+"""Typed, validated configuration of a Stage-2 training run (`niljax train`).
+
+`TrainConfig` nests the per-stage configs (env, render, reward, learner) and adds what only the training
+loop decides (batch of envs, budget, evaluation/checkpoint cadence, encoder choice, run folder). Every run
+writes its resolved config to `run_dir/config.json`; `TrainConfig.from_dict` rebuilds it (resume, evaluate).
+Defaults are the paper's / official BRO's where they exist; CPU-sized presets live in `niljax.train.demo`
+and `experiments/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from niljax.encoders.factory import EncoderConfig
+from niljax.learner.bro import BROConfig
+from niljax.render import RenderConfig
+from niljax.reward import RewardConfig
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run. Fields that change array shapes (num_envs, render size, clip length) recompile."""
+
+    reference: str = ""  # path of the reference bundle folder (Stage 1 output)
+    robot: str = ""  # registered robot name; "" = the bundle's robot
+    mjcf: str | None = None  # explicit MJCF path for the robot (overrides the asset sources)
+    run_dir: str = ""  # "" = runs/<robot>-<time>
+    seed: int = 0
+    num_envs: int = 16
+    total_env_steps: int = 100_000
+    iterations_per_call: int = 25  # iterations fused in one jitted lax.scan between host syncs
+    eval_every: int = 10_000  # env steps between evaluations (0 = only at start and end)
+    eval_envs: int = 4
+    checkpoint_every: int = 10_000  # env steps between checkpoints (0 = only at the end)
+    keep_checkpoints: int = 3
+    random_start: bool = False  # episodes start at a random reference index (else 0)
+    observe_time: bool = True  # the policy sees the reference phase t / T
+    write_video: bool = True
+    progress: bool = True
+    render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
+    encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
+    reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)
+    learner: BROConfig = dataclasses.field(default_factory=BROConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("num_envs", "total_env_steps", "iterations_per_call", "eval_envs", "keep_checkpoints"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
+        for name in ("eval_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"TrainConfig.{name} must be a non-negative int, got {value!r}")
+        if self.learner.batch_size > self.learner.replay_capacity:
+            raise ValueError("TrainConfig.learner.batch_size exceeds learner.replay_capacity")
+
+    @property
+    def env_steps_per_call(self) -> int:
+        return self.num_envs * self.iterations_per_call
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["learner"] = self.learner.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        raw = dict(raw)
+        unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        nested = {"render": RenderConfig, "encoder": EncoderConfig, "reward": RewardConfig}
+        for key, typ in nested.items():
+            if key in raw and isinstance(raw[key], dict):
+                raw[key] = _dataclass_from_dict(typ, raw[key])
+        if "learner" in raw and isinstance(raw["learner"], dict):
+            raw["learner"] = BROConfig.from_dict(raw["learner"])
+        return cls(**raw)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _dataclass_from_dict(typ: type, raw: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(typ)}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown {typ.__name__} fields: {sorted(unknown)}")
+    kwargs = {}
+    for key, value in raw.items():
+        default = getattr(typ, key, None) if not callable(getattr(typ, key, None)) else None
+        sub = fields[key].default_factory if fields[key].default_factory is not dataclasses.MISSING else None
+        if isinstance(value, dict) and sub is not None and dataclasses.is_dataclass(sub):
+            value = _dataclass_from_dict(sub, value)
+        elif isinstance(value, list) and isinstance(default, tuple):
+            value = tuple(value)
+        kwargs[key] = value
+    return typ(**kwargs)

@@ -1,0 +1,305 @@
+"""The compiled NIL training iteration: env -> render -> frame history -> reward -> replay -> BRO updates.
+
+This is the one place where every stage meets. `NilTrainer` is built once per run from a robot scene, a
+reference bundle (on device), a renderer, an encoder and the configs; its jitted `train_chunk` runs
+`iterations_per_call` iterations in one `lax.scan` and returns the new `NilTrainState` with metrics averaged
+over the chunk. Host code only logs, evaluates and saves.
+
+One iteration, for N envs (all shapes static; N, render size, clip length, K recompile when changed):
+
+  1. actions f32[N, A]: uniform in [-1, 1] while `env_steps < learner.random_steps`, else BRO's optimistic
+     actor (a `lax.cond` on the scalar counter);
+  2. `env.step` (vmapped, no auto-reset) -> physics state at reference index t (per env);
+  3. `renderer.render(data)` -> rgb uint8[N, H, W, 3], mask bool[N, H, W];
+  4. `push` into the `FrameHistory` ring (envs reset before this step start a new clip);
+  5. `nil_reward` against the reference at each env's own t -> reward f32[N] and named terms;
+  6. insert `Transition(obs, action, reward, next_obs, terminated, truncated)` into the device replay
+     (termination = fall; truncation = end of reference: BRO bootstraps through truncation only);
+  7. reset finished envs (`jnp.where` select with freshly reset states);
+  8. `env_steps += N`; a BRO full reset when a reset step is crossed; K = `learner.num_updates_per_iteration(N)`
+     updates in a `lax.scan` once the warm-up is over.
+
+`NilTrainState` holds everything needed to continue bit-for-bit (env states, history, replay, learner, RNG,
+counters, episode accumulators); it is what checkpoints save.
+
+Evaluation (`evaluate`): a jitted `lax.scan` over one reference length with the deterministic conservative
+actor from reference index 0, returning per-episode sums of the NIL reward and its parts, mean IoU, the two
+walking metrics, distance travelled and falls; optionally the frames of env 0 for a side-by-side video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from niljax.learner import bro
+from niljax.learner.replay import ReplayBuffer, Transition, replay_init, replay_insert, replay_sample
+from niljax.reward import FrameHistory, ReferenceArrays, RewardConfig, VideoEncoder, init_history, nil_reward, push
+
+# Metrics averaged over a chunk; episode sums are accumulated separately.
+_EPISODE_KEYS = ("return", "iou", "video", "length", "fell")
+
+
+@struct.dataclass
+class NilTrainState:
+    env_state: Any  # sim State, batch axis N
+    history: FrameHistory
+    fresh: jax.Array  # bool[N]: env was reset before the coming step (its next render starts a new clip)
+    last_video: jax.Array  # f32[N], carried for video_every_k > 1
+    learner: bro.LearnerState
+    replay: ReplayBuffer
+    rng: jax.Array
+    env_steps: jax.Array  # int32[] env steps taken (summed over envs)
+    iteration: jax.Array  # int32[]
+    episode_acc: dict  # running per-env sums, f32[N] each (_EPISODE_KEYS)
+
+
+@dataclasses.dataclass
+class NilTrainer:
+    """Builds the compiled NIL iteration for one run (see module docstring)."""
+
+    env: Any  # niljax.sim.NilEnv (training: may start at random reference indices)
+    eval_env: Any  # niljax.sim.NilEnv starting at reference index 0
+    renderer: Any  # niljax.render.BatchRenderer for num_envs
+    eval_renderer: Any  # BatchRenderer for eval_envs
+    reference: ReferenceArrays
+    encoder: VideoEncoder | None
+    reward_config: RewardConfig
+    learner_config: bro.BROConfig
+    num_envs: int
+    iterations_per_call: int
+    eval_envs: int
+    trace_count: int = dataclasses.field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.num_frames = int(self.reference.frames.shape[0])
+        self.obs_dim = int(self.env.obs_dim)
+        self.act_dim = int(self.env.nu)
+        self.num_updates = self.learner_config.num_updates_per_iteration(self.num_envs)
+        self._train_chunk = jax.jit(self._train_chunk_impl, donate_argnums=0)
+        self._evaluate = jax.jit(self._evaluate_impl, static_argnames="record")
+
+    # ------------------------------------------------------------------------------------------------ helpers
+    @staticmethod
+    def _obs(env_state: Any) -> jax.Array:
+        return env_state.obs
+
+    def _reset(self, rng: jax.Array, n: int, env: Any = None) -> Any:
+        return jax.vmap((env or self.env).reset)(jax.random.split(rng, n))
+
+    def _render_reward(self, renderer: Any, stepped: Any, history: FrameHistory, fresh: jax.Array,
+                       step: jax.Array, last_video: jax.Array):
+        rgb, mask = renderer.render(stepped.data)
+        history = push(history, rgb, mask, reset=fresh)
+        reward, terms = nil_reward(
+            self.reward_config, self.reference, self.encoder, history, stepped.physics,
+            stepped.info["time_index"], step=step, last_video=last_video,
+        )
+        return reward, terms, history, rgb, mask
+
+    # ------------------------------------------------------------------------------------------------ init
+    def init(self, rng: jax.Array) -> NilTrainState:
+        """Fresh state: envs reset, empty history and replay, a new learner. Jitted inside."""
+        return jax.jit(self._init_impl)(rng)
+
+    def _init_impl(self, rng: jax.Array) -> NilTrainState:
+        rng, k_env, k_learner = jax.random.split(rng, 3)
+        env_state = self._reset(k_env, self.num_envs)
+        render = self.renderer
+        h, w = render.config.height, render.config.width
+        zeros = jnp.zeros((self.num_envs,), jnp.float32)
+        return NilTrainState(
+            env_state=env_state,
+            history=init_history(self.num_envs, self.reward_config.clip_len, h, w),
+            fresh=jnp.ones((self.num_envs,), bool),
+            last_video=zeros,
+            learner=bro.init_learner(k_learner, self.obs_dim, self.act_dim, self.learner_config),
+            replay=replay_init(self.learner_config.replay_capacity, self.obs_dim, self.act_dim),
+            rng=rng,
+            env_steps=jnp.zeros((), jnp.int32),
+            iteration=jnp.zeros((), jnp.int32),
+            episode_acc={k: zeros for k in _EPISODE_KEYS},
+        )
+
+    # ------------------------------------------------------------------------------------------------ train
+    def train_chunk(self, state: NilTrainState) -> tuple[NilTrainState, dict[str, jax.Array]]:
+        """`iterations_per_call` iterations in one compiled call (the state is donated)."""
+        return self._train_chunk(state)
+
+    def _train_chunk_impl(self, state: NilTrainState) -> tuple[NilTrainState, dict[str, jax.Array]]:
+        self.trace_count += 1
+        state, metrics = jax.lax.scan(lambda s, _: self._iteration(s), state, None, length=self.iterations_per_call)
+        # Per-iteration scalars are averaged; episode totals are summed over the chunk.
+        out = {k: jnp.mean(v) for k, v in metrics.items() if not k.startswith("episodes/")}
+        out.update({k: jnp.sum(v) for k, v in metrics.items() if k.startswith("episodes/")})
+        return state, out
+
+    def _iteration(self, s: NilTrainState) -> tuple[NilTrainState, dict[str, jax.Array]]:
+        cfg = self.learner_config
+        n = self.num_envs
+        rng, k_act, k_reset, k_upd = jax.random.split(s.rng, 4)
+        obs = self._obs(s.env_state)
+
+        def random_actions(_: Any) -> jax.Array:
+            return jax.random.uniform(k_act, (n, self.act_dim), jnp.float32, -1.0, 1.0)
+
+        def policy_actions(_: Any) -> jax.Array:
+            return bro.act_explore(s.learner, obs, k_act)
+
+        action = jax.lax.cond(s.env_steps < cfg.random_steps, random_actions, policy_actions, None)
+        stepped = jax.vmap(self.env.step)(s.env_state, action)
+        reward, terms, history, _, _ = self._render_reward(
+            self.renderer, stepped, s.history, s.fresh, s.iteration, s.last_video)
+
+        done = stepped.done > 0
+        truncated = stepped.info["truncation"].astype(jnp.float32) * done
+        terminated = done.astype(jnp.float32) * (1.0 - truncated)
+        transition = Transition(obs=obs, action=action, reward=reward, next_obs=self._obs(stepped),
+                                terminated=terminated, truncated=truncated)
+        replay = replay_insert(s.replay, transition)
+
+        reset_states = self._reset(k_reset, n)
+        env_state = jax.tree.map(
+            lambda r, x: jnp.where(done.reshape((n,) + (1,) * (x.ndim - 1)), r, x), reset_states, stepped)
+
+        # Episode accumulators: add this step, emit finished episodes, zero them.
+        step_vals = {"return": reward, "iou": terms["reward/iou"], "video": terms["reward/video"],
+                     "length": jnp.ones_like(reward), "fell": terminated}
+        acc = {k: s.episode_acc[k] + step_vals[k] for k in _EPISODE_KEYS}
+        finished = done.astype(jnp.float32)
+        episode_metrics = {f"episodes/{k}_sum": jnp.sum(acc[k] * finished) for k in _EPISODE_KEYS}
+        episode_metrics["episodes/count"] = jnp.sum(finished)
+        acc = {k: v * (1.0 - finished) for k, v in acc.items()}
+
+        env_steps_before = s.env_steps
+        env_steps = s.env_steps + n
+        learner = jax.lax.cond(bro.reset_fires(cfg, env_steps_before, env_steps), bro.reset_learner,
+                               lambda x: x, s.learner)
+
+        def do_updates(learner: bro.LearnerState) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
+            def one(lr: bro.LearnerState, key: jax.Array):
+                return bro.update(lr, replay_sample(replay, key, cfg.batch_size))
+
+            learner, m = jax.lax.scan(one, learner, jax.random.split(k_upd, self.num_updates))
+            return learner, jax.tree.map(jnp.mean, m)
+
+        def skip_updates(learner: bro.LearnerState) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
+            m = jax.eval_shape(lambda lr: do_updates(lr)[1], learner)
+            return learner, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), m)
+
+        learner, update_metrics = jax.lax.cond(env_steps >= cfg.random_steps, do_updates, skip_updates, learner)
+
+        metrics = {f"reward/{k.split('/', 1)[1]}" if k.startswith("reward/") else k: jnp.mean(v)
+                   for k, v in terms.items()}
+        metrics.update({f"learner/{k}": v for k, v in update_metrics.items()})
+        metrics.update(episode_metrics)
+        new_state = NilTrainState(
+            env_state=env_state, history=history, fresh=done, last_video=terms["reward/video"],
+            learner=learner, replay=replay, rng=rng, env_steps=env_steps, iteration=s.iteration + 1,
+            episode_acc=acc,
+        )
+        return new_state, metrics
+
+    # ------------------------------------------------------------------------------------------------ eval
+    def evaluate(self, learner: bro.LearnerState, rng: jax.Array, *, record: bool = False) -> dict[str, Any]:
+        """Deterministic episodes from reference index 0 over the reference length (`eval_envs` envs).
+
+        Returns per-env arrays: `nil_return`, `iou_mean`, `video_mean`, `penalty_sum`, `walk_loco_sum`,
+        `walk_hb_sum`, `distance`, `fell`, `length`; with `record=True` also `frames` uint8[T,H,W,3] and
+        `masks` bool[T,H,W] of env 0 (for the side-by-side video).
+        """
+        return self._evaluate(learner.actor_params, rng, record=record)
+
+    def _evaluate_impl(self, actor_params: Any, rng: jax.Array, record: bool) -> dict[str, Any]:
+        n = self.eval_envs
+        cfg = self.learner_config
+        renderer = self.eval_renderer
+        env_state = self._reset(rng, n, self.eval_env)
+        h, w = renderer.config.height, renderer.config.width
+        history = init_history(n, self.reward_config.clip_len, h, w)
+        start_x = env_state.physics.root_pos[:, 0]
+        carry0 = (env_state, history, jnp.ones((n,), bool), jnp.zeros((n,), jnp.float32),
+                  jnp.ones((n,), bool), jnp.zeros((), jnp.int32))
+
+        def body(carry, _):
+            env_state, history, fresh, last_video, alive, step = carry
+            action = bro.act_eval(actor_params, self._obs(env_state), cfg, self.act_dim)
+            stepped = jax.vmap(self.eval_env.step)(env_state, action)
+            reward, terms, history, rgb, mask = self._render_reward(
+                renderer, stepped, history, fresh, step, last_video)
+            live = alive.astype(jnp.float32)
+            out = {
+                "nil_return": reward * live,
+                "iou": terms["reward/iou"] * live,
+                "video": terms["reward/video"] * live,
+                "penalty": terms["reward/penalty"] * live,
+                "walk_loco": stepped.metrics["walk_locomujoco"] * live,
+                "walk_hb": stepped.metrics["walk_humanoidbench"] * live,
+                "length": live,
+                "root_x": stepped.physics.root_pos[:, 0],
+                "fell": (stepped.done > 0) & ~(stepped.info["truncation"] > 0) & alive,
+            }
+            if record:
+                out["frames"] = rgb[0]
+                out["masks"] = mask[0]
+            still = alive & ~(stepped.done > 0)
+            # Finished envs keep stepping (static shapes) but stop counting.
+            return (stepped, history, jnp.zeros_like(fresh), terms["reward/video"], still, step + 1), out
+
+        _, traj = jax.lax.scan(body, carry0, None, length=self.num_frames - 1)
+        length = jnp.sum(traj["length"], axis=0)
+        last_idx = jnp.clip(length.astype(jnp.int32) - 1, 0, self.num_frames - 2)
+        end_x = jnp.take_along_axis(traj["root_x"], last_idx[None, :], axis=0)[0]
+        result = {
+            "nil_return": jnp.sum(traj["nil_return"], axis=0),
+            "iou_mean": jnp.sum(traj["iou"], axis=0) / jnp.maximum(length, 1.0),
+            "video_mean": jnp.sum(traj["video"], axis=0) / jnp.maximum(length, 1.0),
+            "penalty_sum": jnp.sum(traj["penalty"], axis=0),
+            "walk_loco_sum": jnp.sum(traj["walk_loco"], axis=0),
+            "walk_hb_sum": jnp.sum(traj["walk_hb"], axis=0),
+            "distance": end_x - start_x,
+            "fell": jnp.any(traj["fell"], axis=0).astype(jnp.float32),
+            "length": length,
+        }
+        if record:
+            result["frames"] = traj["frames"]
+            result["masks"] = traj["masks"]
+        return result
+
+
+def summarize_eval(result: dict[str, Any]) -> dict[str, float]:
+    """Means over eval envs as `eval/<name>` floats (frames are dropped)."""
+    return {f"eval/{k}": float(jnp.mean(v)) for k, v in result.items() if k not in ("frames", "masks")}
+
+
+def chunk_summary(metrics: dict[str, jax.Array]) -> dict[str, float]:
+    """Host-side metrics for one chunk: reward terms, learner metrics and mean finished-episode stats."""
+    host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    count = host.pop("episodes/count", 0.0)
+    out = {k: v for k, v in host.items() if not k.startswith("episodes/")}
+    out["train/episodes"] = count
+    if count > 0:
+        length = host["episodes/length_sum"] / count
+        out["train/episode_return"] = host["episodes/return_sum"] / count
+        out["train/episode_length"] = length
+        out["train/episode_iou"] = host["episodes/iou_sum"] / max(host["episodes/length_sum"], 1.0)
+        out["train/fall_rate"] = host["episodes/fell_sum"] / count
+    return out
+
+
+class Throughput:
+    """Env-steps/s over the last chunk (wall clock, after compilation)."""
+
+    def __init__(self) -> None:
+        self._t = time.perf_counter()
+
+    def tick(self, env_steps: int) -> float:
+        now = time.perf_counter()
+        rate = env_steps / max(now - self._t, 1e-9)
+        self._t = now
+        return rate

@@ -1,0 +1,301 @@
+"""Host side of a training run: build the pipeline, resume, train in compiled chunks, evaluate, save.
+
+`train(config) -> Path` runs (or resumes) one run in `config.run_dir`:
+
+    run_dir/config.json        resolved TrainConfig (a resumed run must match it, budget aside)
+    run_dir/metrics.jsonl      one record per chunk / evaluation (valid after a SIGKILL; cut back on resume)
+    run_dir/tb/                TensorBoard events
+    run_dir/curves.png         learning curves
+    run_dir/checkpoints/<step> orbax checkpoints of the whole NilTrainState (resume is bit-for-bit)
+    run_dir/policy/            exported deterministic policy (actor params + JSON), loadable without this code
+    run_dir/rollout.mp4        final evaluation: agent | reference side by side, robot mask overlaid
+    run_dir/summary.json       evaluation before training and at the end
+
+Resume: if `run_dir/checkpoints` holds a checkpoint, the state is restored from the latest one and
+`metrics.jsonl` is cut back to that step; everything after it is recomputed identically (the RNG is part
+of the state). What can recompile: nothing after the first chunk (one trace of the chunk, one of evaluation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from niljax.train.config import TrainConfig
+from niljax.train.run_logging import RunLogger
+
+
+class RunConfigMismatch(ValueError):
+    """The run folder was started with a different config than the one given."""
+
+
+@dataclasses.dataclass
+class Pipeline:
+    """Everything a run builds from its config (host objects + the compiled trainer)."""
+
+    config: TrainConfig
+    scene: Any
+    bundle: Any
+    encoder: Any
+    trainer: Any
+
+
+def build_pipeline(config: TrainConfig) -> Pipeline:
+    """Load the bundle, the robot, the env, renderers and encoder; validate that they fit together."""
+    from niljax.encoders.factory import build_encoder
+    from niljax.render import BatchRenderer
+    from niljax.reward import load_bundle
+    from niljax.robots import load_robot
+    from niljax.sim import EnvConfig, NilEnv
+    from niljax.train.loop import NilTrainer
+
+    if not config.reference:
+        raise ValueError("TrainConfig.reference is empty: pass --reference PATH_TO_BUNDLE")
+    encoder = build_encoder(config.encoder) if config.reward.use_video else None
+    bundle = load_bundle(config.reference, expected_encoder=encoder.info if encoder is not None else None)
+    meta = bundle.metadata
+    robot = config.robot or meta.robot
+    if config.robot and meta.robot and config.robot != meta.robot:
+        raise ValueError(f"robot mismatch: the run asks for {config.robot!r} but the bundle was made for "
+                         f"{meta.robot!r} ({config.reference})")
+    height, width = bundle.frames.shape[1:3]
+    if (config.render.height, config.render.width) != (height, width):
+        raise ValueError(f"render size {config.render.height}x{config.render.width} differs from the bundle's "
+                         f"frames {height}x{width}; set --render.height/--render.width to match")
+    scene = load_robot(robot, mjcf_path=config.mjcf, plain_background=config.render.background == "plain")
+    num_frames = bundle.frames.shape[0]
+    env_config = EnvConfig(horizon=num_frames - 1, random_start=config.random_start,
+                           max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time)
+    env = NilEnv(scene, env_config)
+    eval_env = NilEnv(scene, dataclasses.replace(env_config, random_start=False)) if config.random_start else env
+    renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
+    eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
+    trainer = NilTrainer(
+        env=env, eval_env=eval_env, renderer=renderer, eval_renderer=eval_renderer, reference=bundle.to_device(), encoder=encoder,
+        reward_config=config.reward, learner_config=config.learner, num_envs=config.num_envs,
+        iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs,
+    )
+    return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer)
+
+
+def _comparable(d: dict[str, Any]) -> dict[str, Any]:
+    d = dict(d)
+    for key in ("total_env_steps", "progress", "write_video", "eval_every", "checkpoint_every"):
+        d.pop(key, None)
+    return d
+
+
+def _prepare_run_dir(config: TrainConfig) -> TrainConfig:
+    run_dir = config.run_dir or os.path.join("runs", f"{config.robot or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
+    config = dataclasses.replace(config, run_dir=run_dir)
+    path = Path(run_dir)
+    saved = path / "config.json"
+    if saved.exists():
+        previous = json.loads(saved.read_text())
+        if _comparable(previous) != _comparable(json.loads(json.dumps(config.to_dict(), default=list))):
+            raise RunConfigMismatch(
+                f"{saved} was written by a run with a different config; use a new --run-dir, or the same "
+                "settings (only total_env_steps, eval/checkpoint cadence, progress and video may change)")
+    path.mkdir(parents=True, exist_ok=True)
+    config.save(saved)
+    return config
+
+
+def _checkpoint_manager(run_dir: Path, keep: int):
+    import orbax.checkpoint as ocp
+
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False)
+    return ocp.CheckpointManager((run_dir / "checkpoints").absolute(), options=options)
+
+
+def _nonempty_leaves(tree: Any) -> dict[str, Any]:
+    # orbax refuses zero-size arrays (mjx.Data has some, e.g. `act` for robots without activations):
+    # save the non-empty leaves by flat index and rebuild the rest from the abstract state on restore.
+    leaves = jax.tree_util.tree_leaves(tree)
+    return {f"{i:05d}": leaf for i, leaf in enumerate(leaves) if np.prod(leaf.shape) > 0}
+
+
+def save_checkpoint(manager: Any, state: Any) -> int:
+    """Synchronous orbax save of the whole train state at its env-step count (the state is donated next)."""
+    import orbax.checkpoint as ocp
+
+    step = int(state.env_steps)
+    manager.save(step, args=ocp.args.StandardSave(_nonempty_leaves(state)))
+    manager.wait_until_finished()
+    return step
+
+
+def restore_checkpoint(manager: Any, abstract_state: Any, step: int | None = None) -> Any:
+    """Restore into the structure of `abstract_state` (`jax.eval_shape` of the trainer's init)."""
+    import jax.numpy as jnp
+    import orbax.checkpoint as ocp
+
+    step = manager.latest_step() if step is None else step
+    restored = manager.restore(step, args=ocp.args.StandardRestore(_nonempty_leaves(abstract_state)))
+    abstract_leaves, treedef = jax.tree_util.tree_flatten(abstract_state)
+    leaves = [restored.get(f"{i:05d}", None) for i in range(len(abstract_leaves))]
+    leaves = [jnp.zeros(a.shape, a.dtype) if x is None else x for x, a in zip(leaves, abstract_leaves)]
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def export_policy(path: Path, pipeline: Pipeline, learner: Any) -> Path:
+    """Deterministic conservative actor: `params.msgpack` + `policy.json` (network settings, obs layout)."""
+    from flax import serialization
+
+    path.mkdir(parents=True, exist_ok=True)
+    params = jax.device_get(learner.actor_params)
+    (path / "params.msgpack").write_bytes(serialization.to_bytes(params))
+    info = {
+        "format": "niljax-policy/1",
+        "robot": pipeline.scene.name,
+        "obs_dim": pipeline.trainer.obs_dim,
+        "act_dim": pipeline.trainer.act_dim,
+        "observe_time": pipeline.config.observe_time,
+        "reference_frames": pipeline.trainer.num_frames,
+        "learner": pipeline.config.learner.to_dict(),
+    }
+    (path / "policy.json").write_text(json.dumps(info, indent=2) + "\n")
+    return path
+
+
+def load_policy(path: str | Path):
+    """Rebuild an exported policy without the training script: returns `act(obs f32[..., O]) -> f32[..., A]`."""
+    from flax import serialization
+
+    from niljax.learner import bro
+    from niljax.learner.bro import BROConfig
+
+    path = Path(path)
+    info = json.loads((path / "policy.json").read_text())
+    cfg = BROConfig.from_dict(info["learner"])
+    template = bro.init_learner(jax.random.PRNGKey(0), info["obs_dim"], info["act_dim"], cfg).actor_params
+    params = serialization.from_bytes(template, (path / "params.msgpack").read_bytes())
+    act_dim = info["act_dim"]
+    return jax.jit(lambda obs: bro.act_eval(params, obs, cfg, act_dim))
+
+
+def write_side_by_side_video(path: Path, agent: np.ndarray, agent_masks: np.ndarray, reference: np.ndarray,
+                             reference_masks: np.ndarray, fps: int, scale: int = 2) -> Path:
+    """mp4: [agent with mask overlay | reference with mask overlay], frames aligned by reference index."""
+    import imageio.v2 as imageio
+
+    def overlay(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        out = frames.astype(np.float32)
+        tint = np.array([255.0, 60.0, 60.0])
+        out = np.where(masks[..., None], 0.6 * out + 0.4 * tint, out)
+        return out.astype(np.uint8)
+
+    n = min(len(agent), len(reference))
+    left = overlay(agent[:n], agent_masks[:n])
+    right = overlay(reference[:n], reference_masks[:n])
+    gap = np.full((n, left.shape[1], 4, 3), 255, np.uint8)
+    frames = np.concatenate([left, gap, right], axis=2)
+    if scale > 1:
+        frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    # libx264 wants even sizes
+    h, w = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+    frames = frames[:, :h, :w]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.mp4")
+    imageio.mimwrite(tmp, list(frames), fps=fps, macro_block_size=1)
+    os.replace(tmp, path)
+    return path
+
+
+def evaluate_and_log(pipeline: Pipeline, state: Any, logger: RunLogger, *, record: bool = False):
+    from niljax.train.loop import summarize_eval
+
+    rng = jax.random.fold_in(jax.random.PRNGKey(pipeline.config.seed + 1), int(state.env_steps))
+    result = pipeline.trainer.evaluate(state.learner, rng, record=record)
+    result = jax.device_get(result)
+    summary = summarize_eval(result)
+    logger.log(int(state.env_steps), summary)
+    return summary, result
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) training; returns the run folder. See the module docstring for what it writes."""
+    from tqdm.auto import tqdm
+
+    from niljax.train.loop import Throughput, chunk_summary
+
+    config = _prepare_run_dir(config)
+    run_dir = Path(config.run_dir)
+    pipeline = build_pipeline(config)
+    trainer = pipeline.trainer
+    logger = RunLogger(run_dir)
+    manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
+    summary_path = run_dir / "summary.json"
+    summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+
+    rng = jax.random.PRNGKey(config.seed)
+    if manager.latest_step() is not None:
+        abstract = jax.eval_shape(trainer.init, rng)
+        state = restore_checkpoint(manager, abstract)
+        logger.metrics.repair(int(state.env_steps))
+        print(f"[niljax] resumed {run_dir} from env step {int(state.env_steps)}")
+    else:
+        logger.metrics.repair(-1)  # a run without a checkpoint starts its log afresh
+        state = trainer.init(rng)
+        before, _ = evaluate_and_log(pipeline, state, logger)
+        summary["before"] = before
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+        save_checkpoint(manager, state)
+
+    per_call = config.env_steps_per_call
+    total = int(math.ceil(config.total_env_steps / per_call) * per_call)
+    bar = tqdm(total=total, initial=int(state.env_steps), unit="env-step", disable=not config.progress,
+               dynamic_ncols=True, desc=f"train {pipeline.scene.name}")
+    clock = Throughput()
+    next_eval = _next_multiple(int(state.env_steps), config.eval_every)
+    next_ckpt = _next_multiple(int(state.env_steps), config.checkpoint_every)
+    while int(state.env_steps) < total:
+        state, metrics = trainer.train_chunk(state)
+        steps = int(state.env_steps)
+        record = chunk_summary(metrics)
+        record["perf/env_steps_per_s"] = clock.tick(per_call)
+        logger.log(steps, record)
+        bar.update(per_call)
+        bar.set_postfix({k.split("/")[-1]: f"{record[k]:.3g}" for k in ("reward/total", "reward/iou")
+                         if k in record})
+        if config.eval_every and steps >= next_eval and steps < total:
+            evaluate_and_log(pipeline, state, logger)
+            logger.plot(CURVE_KEYS)
+            next_eval = _next_multiple(steps, config.eval_every)
+        if config.checkpoint_every and steps >= next_ckpt and steps < total:
+            save_checkpoint(manager, state)
+            next_ckpt = _next_multiple(steps, config.checkpoint_every)
+        clock.tick(0)  # exclude host-side work from the next chunk's rate
+    bar.close()
+
+    save_checkpoint(manager, state)
+    after, result = evaluate_and_log(pipeline, state, logger, record=config.write_video)
+    summary["after"] = after
+    summary["env_steps"] = int(state.env_steps)
+    summary["trace_count"] = trainer.trace_count
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    logger.plot(CURVE_KEYS)
+    export_policy(run_dir / "policy", pipeline, state.learner)
+    if config.write_video:
+        write_side_by_side_video(
+            run_dir / "rollout.mp4", result["frames"], result["masks"], pipeline.bundle.frames[1:],
+            pipeline.bundle.masks[1:], fps=int(round(pipeline.bundle.metadata.control_rate_hz)) // 2 or 25)
+    logger.close()
+    return run_dir
+
+
+CURVE_KEYS = ("eval/nil_return", "eval/iou_mean", "eval/video_mean", "train/episode_return", "reward/total")
+
+
+def _next_multiple(value: int, every: int) -> int:
+    if every <= 0:
+        return 2**62
+    return (value // every + 1) * every
