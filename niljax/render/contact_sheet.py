@@ -70,10 +70,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
     _runtime.configure()
     import imageio.v3 as iio
     import jax
-    import jax.numpy as jnp
     import mujoco
-    from mujoco import mjx
 
+    from niljax.render.kinematics import kinematic_data
     from niljax.render.opengl import render_opengl
     from niljax.render.renderer import BatchRenderer, RenderConfig
     from niljax.robots import load_robot
@@ -93,22 +92,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
         mujoco.mj_forward(m, d)
         datas.append(d)
 
-    @jax.jit
-    def batched_kinematics(qpos: jax.Array) -> mjx.Data:
-        mx = mjx.put_model(m_kin)
-
-        def one(q: jax.Array) -> mjx.Data:
-            dd = mjx.make_data(mx).replace(qpos=q)
-            dd = mjx.kinematics(mx, dd)
-            dd = mjx.com_pos(mx, dd)
-            return mjx.camlight(mx, dd)
-
-        return jax.vmap(one)(qpos)
-
-    m_kin = m.__copy__()  # kinematics only: contacts are irrelevant and some pairs are unsupported by impl jax
-    m_kin.geom_contype[:] = 0
-    m_kin.geom_conaffinity[:] = 0
-    data = batched_kinematics(jnp.asarray(np.stack([d.qpos for d in datas]), jnp.float32))
+    data = kinematic_data(m, np.stack([d.qpos for d in datas]))
     cfg = RenderConfig(backend=args.backend, height=args.size, width=args.size, background=args.background)
     renderer = BatchRenderer.from_scene(scene, cfg, args.num_envs)
     rgb, mask = jax.jit(renderer.render)(data)

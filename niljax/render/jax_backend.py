@@ -226,6 +226,8 @@ class JaxRaycaster:
                 kind = _ELLIPSOID if mesh_proxy == "ellipsoid" else _BOX
                 offsets[g] = m.geom_aabb[g, :3]
                 sizes[g] = np.maximum(m.geom_aabb[g, 3:], 1e-4)
+            if t == _SPHERE:
+                sizes[g] = m.geom_size[g, 0]  # drawn as an ellipsoid with three equal radii
             kinds[g] = kind
             groups.setdefault(kind, []).append(g)
         groups = {k: v for k, v in groups.items() if v}
