@@ -50,8 +50,8 @@ def contact_sheet(
     return sheet
 
 
-def main(argv: Sequence[str] | None = None) -> Path:
-    """Render a batch for one robot and write the contact sheet PNG; returns the output path."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Render a batch for one robot and write the contact sheet PNG (path printed); returns exit code 0."""
     p = argparse.ArgumentParser(prog="python -m niljax.render.contact_sheet", description=__doc__.split("\n")[0])
     p.add_argument("--robot", required=True, help="robot spec name (niljax.robots), e.g. h1, a1, toy_arm")
     p.add_argument("--mjcf", default=None, help="explicit MJCF path (else the spec's asset sources)")
@@ -106,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     iio.imwrite(out, sheet)
     print(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]}, backend {renderer.backend}, {args.num_envs} envs)")
-    return out
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -79,12 +79,21 @@ def camera_id(mj_model: mujoco.MjModel, name: str) -> int:
     return cid
 
 
+_FOVY_COPIES: dict[tuple[int, int, float], tuple[mujoco.MjModel, mujoco.MjModel]] = {}
+
+
 def with_fovy(mj_model: mujoco.MjModel, cam_id: int, fovy: float | None) -> mujoco.MjModel:
-    """The model itself when `fovy` is None, else a copy whose camera `cam_id` has that vertical fov."""
+    """The model itself when `fovy` is None (or already equal), else a cached copy whose camera `cam_id` has
+    that vertical field of view (cached so repeated calls reuse one copy, and its GL context / warp context)."""
     if fovy is None or float(mj_model.cam_fovy[cam_id]) == float(fovy):
         return mj_model
+    key = (id(mj_model), cam_id, float(fovy))
+    hit = _FOVY_COPIES.get(key)
+    if hit is not None and hit[0] is mj_model:
+        return hit[1]
     model = mj_model.__copy__()
     model.cam_fovy[cam_id] = fovy
+    _FOVY_COPIES[key] = (mj_model, model)
     return model
 
 
