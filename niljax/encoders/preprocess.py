@@ -84,10 +84,12 @@ def clips_ending_at(
     if num_frames < 1 or stride < 1:
         raise ValueError(f"clips_ending_at: num_frames and stride must be >= 1, got {num_frames}, {stride}")
     end_indices = jnp.asarray(end_indices, jnp.int32)
-    if not isinstance(end_indices, jax.core.Tracer) and end_indices.size and int(end_indices.max()) >= frames.shape[0]:
-        raise ValueError(
-            f"clips_ending_at: end index {int(end_indices.max())} is past the last frame ({frames.shape[0] - 1})"
-        )
+    try:
+        last = int(end_indices.max()) if end_indices.size else -1
+    except jax.errors.ConcretizationTypeError:  # traced under jit: cannot check, indices are clamped
+        last = -1
+    if last >= frames.shape[0]:
+        raise ValueError(f"clips_ending_at: end index {last} is past the last frame ({frames.shape[0] - 1})")
     offsets = (jnp.arange(num_frames, dtype=jnp.int32) - (num_frames - 1)) * stride
     idx = jnp.clip(end_indices[:, None] + offsets[None, :], 0, frames.shape[0] - 1)
     return frames[idx]
