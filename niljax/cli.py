@@ -46,9 +46,20 @@ def _reference(argv: list[str]) -> int:
 
 
 def _robots(argv: list[str]) -> int:
-    from niljax.robots.cli import robots_main
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: niljax robots\n\nList registered robots and where their assets resolve on this machine.")
+        return 0
+    from niljax.robots import AssetNotFoundError, get_spec, list_robots, resolve_asset
 
-    return robots_main(argv)
+    for name in list_robots():
+        spec = get_spec(name)
+        try:
+            path, source = resolve_asset(spec)
+            where = f"{source}: {path}"
+        except AssetNotFoundError as err:
+            where = f"not available here ({str(err).splitlines()[0]})"
+        print(f"{name:<10} {spec.description}\n{'':<10} {where}")
+    return 0
 
 
 def _contact_sheet(argv: list[str]) -> int:

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from niljax.encoders.factory import EncoderConfig
+
 from niljax.reference.errors import AspectMismatchError, ReferencePreparationError, RobotMismatchError
 from niljax.reference.pipeline import ReferenceConfig, prepare_reference
 from niljax.reference.segment import mask_iou
@@ -34,7 +36,7 @@ def h1_walk(locomujoco_dir):
 def _base(tmp_path, h1_walk, **kw) -> ReferenceConfig:
     mjcf, traj, _, _ = h1_walk
     cfg = dict(out=str(tmp_path / "ref"), robot="h1", mjcf_path=str(mjcf), trajectory=str(traj), height=SIZE,
-               width=SIZE, encoder="toy", progress=False)
+               width=SIZE, encoder=EncoderConfig(kind="toy"), progress=False)
     cfg.update(kw)
     return ReferenceConfig(**cfg)
 
@@ -43,7 +45,7 @@ def test_replay_end_to_end_bundle_loads_in_reward(tmp_path, h1_walk):
     from niljax.reward import bundle as rb
 
     cfg = _base(tmp_path, h1_walk, backend="replay", replay_fps=25.0, trim_end_s=0.48,
-                encoder="timesformer-tiny-random", interpolation="flow")
+                encoder=EncoderConfig(kind="timesformer-random", preset="tiny"), interpolation="flow")
     path = prepare_reference(cfg)
     b = rb.load_bundle(path)
     assert b.frames.shape == (49, SIZE, SIZE, 3) and b.masks.shape == (49, SIZE, SIZE)

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from niljax.encoders.factory import EncoderConfig
+from niljax.encoders.factory import build_encoder as build_encoder_from_config
 from niljax.reference.errors import ReferencePreparationError, RobotMismatchError
 
 Backend = Literal["import", "replay", "diffusers"]
@@ -94,8 +96,8 @@ class ReferenceConfig:
     sam2_checkpoint: str | None = None
     sam2_config: str = "configs/sam2.1/sam2.1_hiera_l.yaml"
     sam2_device: str | None = None
-    encoder: Literal["timesformer", "timesformer-tiny-random", "toy"] = "timesformer"
-    encoder_weights: str = "facebook/timesformer-base-finetuned-k400"
+    encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
+    """The clip encoder for the bundle's embeddings; `niljax train` must use the same one (checked on load)."""
     clip_len: int = 8
     embed_batch_size: int = 8
     overwrite: bool = False
@@ -120,22 +122,9 @@ class ReferenceConfig:
 
 
 def build_encoder(config: ReferenceConfig):
-    """The clip encoder whose embeddings go in the bundle (must match the one used in training)."""
-    import jax
-
-    from niljax.reward.encoder import timesformer_encoder, toy_encoder
-
-    if config.encoder == "toy":
-        return toy_encoder(jax.random.key(config.seed), clip_len=config.clip_len)
-    from niljax.encoders import TimesformerConfig, init_params, load_timesformer
-
-    if config.encoder == "timesformer-tiny-random":
-        tcfg = TimesformerConfig(image_size=32, patch_size=16, num_frames=config.clip_len, hidden_size=32,
-                                 num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
-        return timesformer_encoder(tcfg, init_params(tcfg, config.seed),
-                                   weights_id=f"random-init/tiny/seed={config.seed}")
-    tcfg, params = load_timesformer(config.encoder_weights)
-    return timesformer_encoder(tcfg, params, weights_id=str(config.encoder_weights))
+    """The clip encoder whose embeddings go in the bundle (the same factory `niljax train` uses)."""
+    encoder_config = dataclasses.replace(config.encoder, clip_len=config.clip_len)
+    return build_encoder_from_config(encoder_config)
 
 
 def _check_sidecar(path: str, robot: str) -> None:
