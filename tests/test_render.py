@@ -139,6 +139,7 @@ def test_primitives_parity_with_opengl(backend: str) -> None:
         _, gl_mask = render_opengl(m, d, robot)
         assert gl_mask.sum() > 2000, "the pose should fill a good part of the frame"
         iou = mask_iou(mask[i], gl_mask)
+        print(f"primitives {backend} pose {i}: IoU {iou:.4f}")
         assert iou >= PARITY_IOU, f"{backend} pose {i}: IoU {iou:.4f}"
 
 
@@ -159,6 +160,22 @@ def test_fixture_robot_parity_with_opengl(robot_name: str, locomujoco_dir) -> No
         print(f"{robot_name} {backend}: IoU {np.round(ious, 4)} ({time.perf_counter() - t0:.1f}s incl. compile)")
         bound = PARITY_IOU if backend == "warp" else JAX_MESH_IOU_BOUND
         assert min(ious) >= bound, f"{robot_name} {backend}: IoU {ious} < {bound}"
+
+
+@needs_warp
+def test_warp_accepts_jax_and_warp_physics_data() -> None:
+    """Physics may run with either MJX impl: same masks, and the same rgb up to rounding (lights computed
+    here from body poses for jax Data vs MuJoCo Warp's own light poses)."""
+    m, robot = _zoo_model()
+    data_jax, cds = _batched_data(m, _zoo_poses(m))
+    data_warp = jax.tree.map(lambda *x: jnp.stack(x), *[mjx.put_data(m, d, impl="warp") for d in cds])
+    assert data_warp.impl == mjx.Impl.WARP and data_jax.impl == mjx.Impl.JAX
+    render = jax.jit(BatchRenderer(m, robot, RenderConfig(backend="warp", height=64, width=64), 3).render)
+    rgb_w, mask_w = render(data_warp)
+    rgb_j, mask_j = render(data_jax)
+    assert np.asarray(mask_w).any()
+    np.testing.assert_array_equal(np.asarray(mask_w), np.asarray(mask_j))
+    assert np.abs(np.asarray(rgb_w, int) - np.asarray(rgb_j, int)).max() <= 2
 
 
 # ---------------------------------------------------------------------------------------------- backgrounds

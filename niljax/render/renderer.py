@@ -131,6 +131,7 @@ class BatchRenderer:
                 width=config.width,
                 cam_id=self.cam_id,
                 render_rgb=config.render_rgb,
+                background_color=config.background_color,  # where no geom is hit ("scene" background)
             )
         else:
             self._jax = JaxRaycaster(

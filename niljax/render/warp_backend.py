@@ -1,6 +1,6 @@
 """MuJoCo Warp batch render backend, reached through `mujoco.mjx` (GPU fast path; also runs on CPU).
 
-Contract: `WarpRenderer(mj_model, num_envs, height, width, cam_id, render_rgb, ...)`;
+Contract: `WarpRenderer(mj_model, num_envs, height, width, cam_id, render_rgb, background_color)`;
 `render(data: mjx.Data batched [N]) -> (rgb f32[N,H,W,3] in [0,1] | None, geom_id int32[N,H,W])`, jittable.
 The render context (BVH, ray buffers, output buffers sized for `nworld = N`) is built once per
 (model, N, H, W, rgb on/off, camera) and cached in this module: building a second `WarpRenderer` with the same
@@ -39,9 +39,18 @@ def warp_available() -> bool:
         return False
 
 
-def render_context(mj_model: mujoco.MjModel, num_envs: int, height: int, width: int, cam_id: int, render_rgb: bool) -> Any:
-    """The cached `mjx.create_render_context` for this (model, N, H, W, camera, rgb flag)."""
-    key = (id(mj_model), num_envs, height, width, cam_id, render_rgb)
+def render_context(
+    mj_model: mujoco.MjModel,
+    num_envs: int,
+    height: int,
+    width: int,
+    cam_id: int,
+    render_rgb: bool,
+    background_color: tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> Any:
+    """The cached `mjx.create_render_context` for this (model, N, H, W, camera, rgb flag, sky colour)."""
+    background_color = tuple(float(c) for c in background_color)
+    key = (id(mj_model), num_envs, height, width, cam_id, render_rgb, background_color)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None and hit[0] is mj_model:
@@ -56,6 +65,7 @@ def render_context(mj_model: mujoco.MjModel, num_envs: int, height: int, width: 
             cam_active=[cam_id],
             use_textures=True,
             use_shadows=False,
+            background_color=(*background_color, 1.0),
         )
         _CACHE[key] = (mj_model, rc)  # keeps the model alive so id() stays unique
         return rc
@@ -91,7 +101,15 @@ class WarpRenderer:
     """Segmentation (and optionally rgb) from one camera for a fixed batch of `num_envs` worlds."""
 
     def __init__(
-        self, mj_model: mujoco.MjModel, *, num_envs: int, height: int, width: int, cam_id: int, render_rgb: bool
+        self,
+        mj_model: mujoco.MjModel,
+        *,
+        num_envs: int,
+        height: int,
+        width: int,
+        cam_id: int,
+        render_rgb: bool,
+        background_color: tuple[float, float, float] = (0.0, 0.0, 0.0),
     ) -> None:
         if not warp_available():
             raise RuntimeError("the warp render backend needs warp-lang (pip install warp-lang); use backend='jax'")
@@ -99,7 +117,7 @@ class WarpRenderer:
         self.num_envs, self.height, self.width, self.cam_id = num_envs, height, width, cam_id
         self.render_rgb = render_rgb
         self.mx = mjx.put_model(mj_model, impl="warp")
-        self.rc = render_context(mj_model, num_envs, height, width, cam_id, render_rgb)
+        self.rc = render_context(mj_model, num_envs, height, width, cam_id, render_rgb, background_color)
         self.template = mjx.make_data(mj_model, impl="warp", naconmax=1, njmax=1)
 
     def _warp_data(self, d: mjx.Data) -> mjx.Data:
