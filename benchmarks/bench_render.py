@@ -23,12 +23,12 @@ from niljax import _runtime
 
 _runtime.configure()
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import numpy as np
 
-from niljax.render import BatchRenderer, RenderConfig, render_opengl, warp_available  # noqa: E402
-from niljax.render.kinematics import kinematic_data  # noqa: E402
-from niljax.robots import load_robot  # noqa: E402
+from niljax.render import BatchRenderer, RenderConfig, render_opengl, warp_available
+from niljax.render.kinematics import kinematic_data
+from niljax.robots import load_robot
 
 
 def _device_name() -> str:

@@ -146,7 +146,7 @@ class BatchRenderer:
             )
 
     @classmethod
-    def from_scene(cls, scene: Any, config: RenderConfig = RenderConfig(), num_envs: int = 1) -> "BatchRenderer":
+    def from_scene(cls, scene: Any, config: RenderConfig = RenderConfig(), num_envs: int = 1) -> BatchRenderer:
         """Build from any object with `mj_model` and `robot_geom_mask` (e.g. `niljax.robots.RobotScene`)."""
         return cls(scene.mj_model, scene.robot_geom_mask, config, num_envs)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
@@ -32,10 +31,10 @@ _CACHE_LOCK = threading.Lock()
 def warp_available() -> bool:
     """True when warp-lang is importable and mjx was built with its Warp bridge."""
     try:
-        import mujoco.mjx.warp as mjxw  # noqa: PLC0415
+        import mujoco.mjx.warp as mjxw
 
         return bool(mjxw.WARP_INSTALLED)
-    except Exception:  # pragma: no cover - depends on the install
+    except ImportError:  # pragma: no cover - depends on the install
         return False
 
 
@@ -123,7 +122,7 @@ class WarpRenderer:
     def _warp_data(self, d: mjx.Data) -> mjx.Data:
         n = self.num_envs
         if d.impl == mjx.Impl.WARP:
-            light_xpos, light_xdir = d._impl.light_xpos, d._impl.light_xdir  # noqa: SLF001
+            light_xpos, light_xdir = d._impl.light_xpos, d._impl.light_xdir
         else:
             light_xpos, light_xdir = light_poses(self.mj_model, d)
         t = self.template
@@ -135,10 +134,10 @@ class WarpRenderer:
             cam_xpos=d.cam_xpos.astype(f32),
             cam_xmat=d.cam_xmat.astype(f32),
         )
-        impl = out._impl.replace(  # noqa: SLF001
+        impl = out._impl.replace(
             light_xpos=light_xpos,
             light_xdir=light_xdir,
-            flexvert_xpos=jnp.broadcast_to(t._impl.flexvert_xpos, (n,) + t._impl.flexvert_xpos.shape),  # noqa: SLF001
+            flexvert_xpos=jnp.broadcast_to(t._impl.flexvert_xpos, (n,) + t._impl.flexvert_xpos.shape),
             _jax_token=jnp.zeros((n,), jnp.int32),
         )
         return out.replace(_impl=impl)
