@@ -19,6 +19,7 @@ _runtime.configure()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -147,6 +148,7 @@ def main() -> None:
     out.write_text(json.dumps({
         "benchmark": "bench_learner", "machine": args.machine, "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()], "platform": platform.platform(), "jax": jax.__version__,
+        "loadavg_1_5_15_at_end": list(os.getloadavg()),
         "network_size": args.size, "network": SIZES[args.size] or "official defaults", "num_seeds": args.seeds,
         "timed_iterations": args.iters, "env": "pure-JAX pendulum (niljax.learner.testing_tasks)",
         "note": "updates_per_s counts sequential gradient updates per seed; env_steps_per_s sums over seeds",

@@ -29,6 +29,7 @@ def test_iteration_compiles_once_and_resumes_bit_for_bit(tmp_path) -> None:  # n
     assert [m["reset_fired"][0] for m in cont] == [0, 0, 1, 0, 0]
 
     restored = restore_checkpoint(tmp_path / "ckpt", like=loop.init(1))
+    assert int(restored.iteration) == 3 and int(restored.env_steps) == 12
     _, again = loop.run(restored, 5)
     assert loop.trace_count == 1, f"the training iteration was traced {loop.trace_count} times"
     for a, b in zip(cont, again):
@@ -41,7 +42,7 @@ def test_iteration_compiles_once_and_resumes_bit_for_bit(tmp_path) -> None:  # n
 
     with pytest.raises(ValueError, match="config"):
         restore_checkpoint(tmp_path / "ckpt", like=_loop(BROConfig(**{**TINY.to_dict(), "reset_steps": ()}))
-                           .init(0))
+                           .abstract_state())
 
 
 # Learning test: BRO (tiny nets, 25 quantiles) on pure-JAX pendulum swing-up, 16 envs x 2 seeds (vmapped),

@@ -34,7 +34,8 @@ POLICY_FORMAT = "niljax-bro-policy"
 POLICY_VERSION = 1
 
 
-def _meta(state: LoopState) -> dict[str, Any]:
+def _layout(state: LoopState) -> dict[str, Any]:
+    """Settings that must match between a checkpoint and its restore target (works on abstract states)."""
     learner = state.learner
     return {
         "config": learner.config.to_dict(),
@@ -42,8 +43,6 @@ def _meta(state: LoopState) -> dict[str, Any]:
         "act_dim": learner.act_dim,
         "num_seeds": int(state.obs.shape[0]),
         "num_envs": int(state.obs.shape[1]),
-        "iteration": int(state.iteration),
-        "env_steps": int(state.env_steps),
     }
 
 
@@ -57,19 +56,21 @@ def save_checkpoint(directory: str | Path, state: LoopState, *, extra: dict[str,
     ckptr = ocp.StandardCheckpointer()
     ckptr.save(directory / "state", state, force=True)
     ckptr.wait_until_finished()
-    meta = _meta(state) | {"extra": extra or {}}
+    meta = _layout(state) | {"iteration": int(state.iteration), "env_steps": int(state.env_steps),
+                             "extra": extra or {}}
     (directory / "meta.json").write_text(json.dumps(meta, indent=2))
     return directory
 
 
 def restore_checkpoint(directory: str | Path, like: LoopState) -> LoopState:
-    """Restore a `LoopState` saved by `save_checkpoint` into the layout of `like`."""
+    """Restore a `LoopState` saved by `save_checkpoint` into the layout of `like` (concrete, or abstract from
+    `BROLoop.abstract_state()`)."""
     directory = Path(directory).absolute()
     meta_path = directory / "meta.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"no checkpoint at {directory} (missing meta.json)")
     meta = json.loads(meta_path.read_text())
-    want = _meta(like)
+    want = _layout(like)
     for key in ("config", "obs_dim", "act_dim", "num_seeds", "num_envs"):
         if meta[key] != want[key]:
             raise ValueError(f"checkpoint {key} differs from the target state: saved {meta[key]!r}, "

@@ -90,12 +90,17 @@ class BROLoop:
                                  f"on mesh axis {self.data_axis!r}")
         self.num_updates = cfg.num_updates_per_iteration(self.num_envs)
         self.step = jax.jit(self.iteration, donate_argnums=0)
+        self._init_jit = jax.jit(self._init)
 
     # ----------------------------------------------------------------- init
     def init(self, seed: int | jax.Array) -> LoopState:
         """Fresh state for all seeds: learners, empty replays, reset envs. `seed` int or uint32[2] key."""
         key = jax.random.PRNGKey(seed) if isinstance(seed, int) else seed
-        return jax.jit(self._init)(key)
+        return self._init_jit(key)
+
+    def abstract_state(self) -> LoopState:
+        """Shapes/dtypes of `init(...)` without computing or compiling it (e.g. a restore target)."""
+        return jax.eval_shape(self._init, jax.random.PRNGKey(0))
 
     def _init(self, key: jax.Array) -> LoopState:
         k_learn, k_env, k_loop = jax.random.split(key, 3)
