@@ -17,26 +17,26 @@ from niljax import _runtime
 
 _runtime.configure()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-from niljax.learner import bro  # noqa: E402
-from niljax.learner import testing_tasks as tt  # noqa: E402
-from niljax.learner.bro import BROConfig  # noqa: E402
-from niljax.learner.loop import BROLoop  # noqa: E402
-from niljax.learner.replay import Transition  # noqa: E402
+from niljax.learner import bro
+from niljax.learner import testing_tasks as tt
+from niljax.learner.bro import BROConfig
+from niljax.learner.loop import BROLoop
+from niljax.learner.replay import Transition
 
 SIZES = {
-    "small": dict(critic_width=128, critic_depth=1, actor_width=64, actor_depth=1, n_quantiles=25),
-    "official": dict(),
+    "small": {"critic_width": 128, "critic_depth": 1, "actor_width": 64, "actor_depth": 1, "n_quantiles": 25},
+    "official": {},
 }
 
 
@@ -75,7 +75,7 @@ def bench_host(cfg: BROConfig, n: int, seeds: int, iters: int) -> dict[str, floa
     act = jax.jit(jax.vmap(bro.act_explore))
 
     @jax.jit
-    def env_step(env_state, actions, key):  # noqa: ANN001, ANN202
+    def env_step(env_state, actions, key):
         keys = jax.random.split(key, seeds * n).reshape(seeds, n, -1)
         s2, tr = jax.vmap(jax.vmap(tt.pendulum_step))(env_state, actions, keys)
         fresh, fresh_obs = jax.vmap(jax.vmap(tt.pendulum_reset))(keys)
@@ -84,22 +84,22 @@ def bench_host(cfg: BROConfig, n: int, seeds: int, iters: int) -> dict[str, floa
         return s2, jnp.where(done[..., None], fresh_obs, tr.next_obs), tr
 
     @jax.jit
-    def updates(learner, batches):  # noqa: ANN001, ANN202  batches: [S, K, B, ...]
-        def one(l, b):  # noqa: ANN001, ANN202
+    def updates(learner, batches):
+        def one(l, b):
             return jax.vmap(bro.update)(l, b)
         return jax.lax.scan(one, learner, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), batches))
 
     rng = np.random.default_rng(0)
     key = jax.random.PRNGKey(2)
 
-    def iteration(learner, env_state, obs, key, pos, size):  # noqa: ANN001, ANN202
+    def iteration(learner, env_state, obs, key, pos, size):
         key, ka, ks = jax.random.split(key, 3)
         actions = act(learner, obs, jax.random.split(ka, seeds))
         env_state, obs, tr = env_step(env_state, actions, ks)
         tr_np = jax.device_get(tr)
         idx = (pos + np.arange(n)) % cap
-        for f in buf:
-            buf[f][:, idx] = getattr(tr_np, f)
+        for f, store in buf.items():
+            store[:, idx] = getattr(tr_np, f)
         pos, size = (pos + n) % cap, min(size + n, cap)
         ind = rng.integers(0, size, size=(k, cfg.batch_size))
         batches = Transition(**{f: jnp.asarray(buf[f][:, ind]) for f in buf})
@@ -125,13 +125,13 @@ def main() -> None:
     p.add_argument("--size", default="small", choices=sorted(SIZES))
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--iters", type=int, default=20)
-    p.add_argument("--quick", action="store_true", help="two settings only")
+    p.add_argument("--quick", action="store_true", help="three settings only (N = 1, 16, 256)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     # (num_envs, replay_ratio, batch): K = round(RR * N * 128 / batch)
     grid = [(1, 10, 128), (1, 2, 128), (16, 1, 128), (16, 1, 512), (64, 1, 1024), (256, 0.25, 2048)]
     if args.quick:
-        grid = grid[:1] + grid[2:3]
+        grid = [grid[0], grid[2], grid[5]]
     rows = []
     for n, rr, batch in grid:
         cfg = _cfg(args.size, rr, n, batch)

@@ -104,7 +104,7 @@ def test_dual_updates_move_in_the_right_direction() -> None:
     np.testing.assert_allclose(bro.dual_value(jnp.float32(p_klw), cfg.dual_log_min, cfg.dual_log_max), 0.25, rtol=1e-5)
 
     def grads(kl: float) -> tuple[float, float]:
-        v = lambda p: bro.dual_value(p, cfg.dual_log_min, cfg.dual_log_max)  # noqa: E731
+        v = lambda p: bro.dual_value(p, cfg.dual_log_min, cfg.dual_log_max)
         go = jax.grad(lambda p: losses.optimism_loss(v(p), jnp.float32(kl), cfg.kl_target))(jnp.float32(p_opt))
         gk = jax.grad(lambda p: losses.kl_weight_loss(v(p), jnp.float32(kl), cfg.kl_target))(jnp.float32(p_klw))
         return float(go), float(gk)
@@ -183,7 +183,7 @@ def test_reset_learner_reinitialises_everything() -> None:
     r = jax.jit(bro.reset_learner)(st1)
     assert int(r.step) == 0 and int(r.num_resets) == 1
     assert float(r.log_temp) == 0.0 and int(r.critic_opt[0].count) == 0
-    leaf = lambda s: jax.tree.leaves(s.critic_params)[1]  # noqa: E731
+    leaf = lambda s: jax.tree.leaves(s.critic_params)[1]
     assert not np.allclose(leaf(r), leaf(st1))
     np.testing.assert_array_equal(jax.tree.leaves(r.target_critic_params)[1], leaf(r))
 
@@ -244,7 +244,7 @@ def test_pendulum_random_policy_return() -> None:
     def episode(k: jax.Array) -> jax.Array:
         s, _ = testing_tasks.pendulum_reset(k)
 
-        def body(s: testing_tasks.PendulumState, k: jax.Array):  # noqa: ANN202
+        def body(s: testing_tasks.PendulumState, k: jax.Array):
             a = jax.random.uniform(k, (1,), minval=-1, maxval=1)
             s, tr = testing_tasks.pendulum_step(s, a, k)
             return s, (tr.reward, tr.truncated)
@@ -257,7 +257,7 @@ def test_pendulum_random_policy_return() -> None:
     assert float(trunc[:, -1].min()) == 1.0 and float(trunc[:, :-1].max()) == 0.0
 
 
-def test_export_and_load_policy(tmp_path) -> None:  # noqa: ANN001
+def test_export_and_load_policy(tmp_path) -> None:
     from niljax.learner.checkpoint import export_policy, load_policy
 
     sts = bro.init_learners(jax.random.split(jax.random.PRNGKey(0), 2), 3, 2, TINY)

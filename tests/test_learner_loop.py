@@ -19,7 +19,7 @@ def _loop(cfg: BROConfig = TINY) -> BROLoop:
     return BROLoop(tt.pendulum_reset, tt.pendulum_step, tt.OBS_DIM, tt.ACT_DIM, cfg, num_envs=4, num_seeds=2)
 
 
-def test_iteration_compiles_once_and_resumes_bit_for_bit(tmp_path) -> None:  # noqa: ANN001
+def test_iteration_compiles_once_and_resumes_bit_for_bit(tmp_path) -> None:
     loop = _loop()
     state = loop.init(0)
     state, first = loop.run(state, 3)  # 12 env steps: warm-up (8) then updates

@@ -138,7 +138,7 @@ class BROConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BROConfig":
+    def from_dict(cls, d: dict[str, Any]) -> BROConfig:
         """Inverse of `to_dict`; unknown keys raise."""
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:

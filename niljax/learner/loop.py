@@ -120,7 +120,7 @@ class BROLoop:
 
     # ------------------------------------------------------------ iteration
     def _collect(self, state: LoopState) -> tuple[LoopState, dict[str, jax.Array]]:
-        cfg, s, n = self.config, self.num_seeds, self.num_envs
+        cfg, n = self.config, self.num_envs
         keys = jax.vmap(lambda k: jax.random.split(k, 4))(state.rng)  # [S, 4, 2]
         rng, k_act, k_step, k_reset = keys[:, 0], keys[:, 1], keys[:, 2], keys[:, 3]
 

@@ -52,7 +52,7 @@ def replay_init(capacity: int, obs_dim: int, act_dim: int) -> ReplayBuffer:
         raise ValueError(f"replay capacity must be >= 1, got {capacity}")
     if obs_dim < 1 or act_dim < 1:
         raise ValueError(f"obs_dim and act_dim must be >= 1, got {obs_dim}, {act_dim}")
-    z = lambda *s: jnp.zeros((capacity, *s), jnp.float32)  # noqa: E731
+    z = lambda *s: jnp.zeros((capacity, *s), jnp.float32)
     data = Transition(z(obs_dim), z(act_dim), z(), z(obs_dim), z(), z())
     return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
