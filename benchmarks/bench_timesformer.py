@@ -19,21 +19,21 @@ from niljax import _runtime
 
 _runtime.configure(offline_hub=True)
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import re
+import statistics
+import time
+from pathlib import Path
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-from niljax.encoders import Timesformer, TimesformerConfig, embed_clips, init_params, param_shapes  # noqa: E402
+from niljax.encoders import Timesformer, TimesformerConfig, embed_clips, init_params, param_shapes
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -80,15 +80,20 @@ def time_calls(fn, args, reps: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
-def bench_jax(config, params, batches, dtypes, reps, flops) -> list[dict]:
+def bench_jax(
+    config: TimesformerConfig, params: dict, batches: list[int], dtypes: list[str], reps: int, flops: float
+) -> list[dict]:
+    """Time `jit(embed_clips)` per (dtype, batch); one row per point."""
     rows = []
     for dtype_name in dtypes:
         dtype = jnp.dtype(dtype_name)
         for b in batches:
             x = jax.device_put(
-                jnp.asarray(np.random.default_rng(b).standard_normal(
-                    (b, config.num_frames, config.image_size, config.image_size, 3), dtype=np.float32
-                ))
+                jnp.asarray(
+                    np.random.default_rng(b).standard_normal(
+                        (b, config.num_frames, config.image_size, config.image_size, 3), dtype=np.float32
+                    )
+                )
             )
             fn = jax.jit(lambda p, v, dt=dtype: embed_clips(p, v, config, dtype=dt))
             t0 = time.perf_counter()
@@ -106,12 +111,16 @@ def bench_jax(config, params, batches, dtypes, reps, flops) -> list[dict]:
                 "tflops_per_s": flops * b / med / 1e12,
             }
             rows.append(row)
-            print(f"jax   {dtype_name:9s} B={b:4d}  {row['clips_per_s']:9.3f} clips/s  "
-                  f"{row['tflops_per_s']:7.3f} TFLOP/s  (compile {compile_s:.1f} s)", flush=True)
+            print(
+                f"jax   {dtype_name:9s} B={b:4d}  {row['clips_per_s']:9.3f} clips/s  "
+                f"{row['tflops_per_s']:7.3f} TFLOP/s  (compile {compile_s:.1f} s)",
+                flush=True,
+            )
     return rows
 
 
-def bench_torch(config, batches, reps) -> list[dict]:
+def bench_torch(config: TimesformerConfig, batches: list[int], reps: int) -> list[dict]:
+    """Time `transformers.TimesformerModel` (float32, inference mode) at the same batch sizes."""
     import torch
     import transformers
 
@@ -128,8 +137,17 @@ def bench_torch(config, batches, reps) -> list[dict]:
                 model(x)
                 times.append(time.perf_counter() - t0)
         med = statistics.median(times)
-        rows.append({"impl": "transformers-torch", "dtype": "float32", "batch": b, "median_s": med,
-                     "times_s": times, "clips_per_s": b / med, "torch_threads": torch.get_num_threads()})
+        rows.append(
+            {
+                "impl": "transformers-torch",
+                "dtype": "float32",
+                "batch": b,
+                "median_s": med,
+                "times_s": times,
+                "clips_per_s": b / med,
+                "torch_threads": torch.get_num_threads(),
+            }
+        )
         print(f"torch float32   B={b:4d}  {b / med:9.3f} clips/s", flush=True)
     return rows
 
@@ -144,6 +162,7 @@ def matmul_peak_tflops(n: int = 8192, reps: int = 20) -> float:
 
 
 def main() -> None:
+    """Parse arguments, run the benchmark, write the JSON."""
     on_gpu = jax.devices()[0].platform != "cpu"
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=("base", "tiny"), default="base")
@@ -182,8 +201,12 @@ def main() -> None:
         torch_rows = bench_torch(config, batches, args.reps)
         result["torch"] = torch_rows
         result["ratio_vs_torch"] = [
-            {"dtype": r["dtype"], "batch": r["batch"],
-             "ratio": r["clips_per_s"] / next(t["clips_per_s"] for t in torch_rows if t["batch"] == r["batch"])}
+            {
+                "dtype": r["dtype"],
+                "batch": r["batch"],
+                "ratio": r["clips_per_s"]
+                / next(t["clips_per_s"] for t in torch_rows if t["batch"] == r["batch"]),
+            }
             for r in rows
         ]
     if on_gpu:
@@ -191,8 +214,10 @@ def main() -> None:
         result["bf16_matmul_peak_tflops"] = peak
         for r in rows:
             r["utilisation_vs_bf16_peak"] = r["tflops_per_s"] / peak
-        print(f"bf16 matmul peak {peak:.1f} TFLOP/s; best encoder utilisation "
-              f"{max(r['utilisation_vs_bf16_peak'] for r in rows):.1%}")
+        print(
+            f"bf16 matmul peak {peak:.1f} TFLOP/s; best encoder utilisation "
+            f"{max(r['utilisation_vs_bf16_peak'] for r in rows):.1%}"
+        )
     result["wall_s"] = time.perf_counter() - t_start
     result["loadavg_1m_at_end"] = os.getloadavg()[0]
     out = args.out or RESULTS / f"timesformer_{machine}.json"

@@ -75,13 +75,22 @@ TINY = {
     # embeddings are resized (4x4 -> 6x6 patches, nearest) exactly as HF does.
     "tiny-interp": (
         TimesformerConfig.tiny(
-            hidden_size=48, num_attention_heads=3, num_hidden_layers=3, num_frames=6, intermediate_size=96,
-            hidden_act="quick_gelu", qkv_bias=False, layer_norm_eps=1e-5,
+            hidden_size=48,
+            num_attention_heads=3,
+            num_hidden_layers=3,
+            num_frames=6,
+            intermediate_size=96,
+            hidden_act="quick_gelu",
+            qkv_bias=False,
+            layer_norm_eps=1e-5,
         ),
         (2, 6, 48, 48, 3),
     ),
     "tiny-space-only": (TimesformerConfig.tiny(attention_type="space_only"), (2, 4, 32, 32, 3)),
-    "tiny-joint": (TimesformerConfig.tiny(attention_type="joint_space_time", patch_size=16), (2, 4, 32, 32, 3)),
+    "tiny-joint": (
+        TimesformerConfig.tiny(attention_type="joint_space_time", patch_size=16),
+        (2, 4, 32, 32, 3),
+    ),
 }
 
 
@@ -128,7 +137,9 @@ def test_parity_base_config() -> None:
     assert rel_err(out.last_hidden_state, ref) <= F32_TOL
     assert rel_err(out.cls_embedding, ref[:, 0]) <= F32_TOL
     assert min_cosine(out.cls_embedding, ref[:, 0]) >= COS_MIN
-    emb16 = jax.jit(enc.embed_clips, static_argnames=("config", "dtype"))(params, x, config, dtype=jnp.bfloat16)
+    emb16 = jax.jit(enc.embed_clips, static_argnames=("config", "dtype"))(
+        params, x, config, dtype=jnp.bfloat16
+    )
     assert rel_err(emb16, ref[:, 0]) <= BF16_TOL
 
 
@@ -218,15 +229,28 @@ def test_bad_checkpoints_fail_clearly(tmp_path) -> None:
 
     missing = dict(sd)
     del missing["encoder.layer.1.temporal_dense.weight"]
-    with pytest.raises(CheckpointError, match=r"missing keys \(1\): encoder\.layer\.1\.temporal_dense\.weight"):
+    with pytest.raises(
+        CheckpointError, match=r"missing keys \(1\): encoder\.layer\.1\.temporal_dense\.weight"
+    ):
         enc.load_timesformer(missing, config=config)
 
-    extra = dict(sd, **{"encoder.layer.2.layernorm_after.bias": sd["layernorm.bias"], "pooler.weight": sd["layernorm.bias"]})
-    with pytest.raises(CheckpointError, match=r"unexpected keys \(2\).*encoder\.layer\.2\.layernorm_after\.bias"):
+    extra = dict(
+        sd,
+        **{
+            "encoder.layer.2.layernorm_after.bias": sd["layernorm.bias"],
+            "pooler.weight": sd["layernorm.bias"],
+        },
+    )
+    with pytest.raises(
+        CheckpointError, match=r"unexpected keys \(2\).*encoder\.layer\.2\.layernorm_after\.bias"
+    ):
         enc.load_timesformer(extra, config=config)
 
     bad_shape = dict(sd, **{"encoder.layer.0.attention.attention.qkv.weight": torch.zeros(96, 31)})
-    with pytest.raises(CheckpointError, match=r"encoder\.layer\.0\.attention\.attention\.qkv\.weight has shape \(96, 31\), expected \(96, 32\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"encoder\.layer\.0\.attention\.attention\.qkv\.weight has shape \(96, 31\), expected \(96, 32\)",
+    ):
         enc.load_timesformer(bad_shape, config=config)
 
     nan = dict(sd, **{"layernorm.weight": torch.full((32,), float("nan"))})
@@ -235,7 +259,10 @@ def test_bad_checkpoints_fail_clearly(tmp_path) -> None:
 
     # A checkpoint for another config: every mismatch is named.
     wider = TimesformerConfig.tiny(hidden_size=48, num_attention_heads=4)
-    with pytest.raises(CheckpointError, match=r"shape mismatches.*embeddings\.cls_token has shape \(1, 1, 32\), expected \(1, 1, 48\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"shape mismatches.*embeddings\.cls_token has shape \(1, 1, 32\), expected \(1, 1, 48\)",
+    ):
         enc.load_timesformer(sd, config=wider)
     with pytest.raises(ValueError, match="config is required"):
         enc.load_timesformer(sd)
@@ -304,7 +331,9 @@ def test_config_round_trip_with_hf() -> None:
     cfg = TimesformerConfig.from_hf_config(hf_cfg.to_dict())
     assert cfg.num_frames == 16 and cfg.image_size == 448 and cfg.hidden_size == 768
     assert transformers.TimesformerConfig(**cfg.to_hf_dict()).to_dict()["num_frames"] == 16
-    assert TimesformerConfig.base_k400() == TimesformerConfig.from_hf_config(transformers.TimesformerConfig().to_dict())
+    assert TimesformerConfig.base_k400() == TimesformerConfig.from_hf_config(
+        transformers.TimesformerConfig().to_dict()
+    )
 
 
 def test_preprocess_matches_hf_processor_within_one_grey_level() -> None:

@@ -34,7 +34,9 @@ class EncoderConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in ("timesformer", "timesformer-random", "toy"):
-            raise ValueError(f"EncoderConfig.kind must be timesformer|timesformer-random|toy, got {self.kind!r}")
+            raise ValueError(
+                f"EncoderConfig.kind must be timesformer|timesformer-random|toy, got {self.kind!r}"
+            )
         if self.preset not in ("tiny", "small", "base"):
             raise ValueError(f"EncoderConfig.preset must be tiny|small|base, got {self.preset!r}")
         if self.clip_len < 1:
@@ -47,8 +49,15 @@ def _preset(preset: str, clip_len: int):
     if preset == "base":
         return TimesformerConfig.base_k400()
     if preset == "small":
-        return TimesformerConfig.tiny(image_size=64, patch_size=16, num_frames=clip_len, hidden_size=96,
-                                      num_hidden_layers=4, num_attention_heads=4, intermediate_size=192)
+        return TimesformerConfig.tiny(
+            image_size=64,
+            patch_size=16,
+            num_frames=clip_len,
+            hidden_size=96,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            intermediate_size=192,
+        )
     return TimesformerConfig.tiny(num_frames=clip_len)
 
 

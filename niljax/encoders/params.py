@@ -77,10 +77,26 @@ KEY_MAP: tuple[tuple[str, tuple[str, ...], Any], ...] = (
     ("layernorm.bias", ("layernorm", "bias"), _identity),
     (_L + "temporal_layernorm.weight", ("layers", "temporal_layernorm", "scale"), _identity),
     (_L + "temporal_layernorm.bias", ("layers", "temporal_layernorm", "bias"), _identity),
-    (_L + "temporal_attention.attention.qkv.weight", ("layers", "temporal_attention", "qkv", "kernel"), _linear),
-    (_L + "temporal_attention.attention.qkv.bias", ("layers", "temporal_attention", "qkv", "bias"), _identity),
-    (_L + "temporal_attention.output.dense.weight", ("layers", "temporal_attention", "output", "kernel"), _linear),
-    (_L + "temporal_attention.output.dense.bias", ("layers", "temporal_attention", "output", "bias"), _identity),
+    (
+        _L + "temporal_attention.attention.qkv.weight",
+        ("layers", "temporal_attention", "qkv", "kernel"),
+        _linear,
+    ),
+    (
+        _L + "temporal_attention.attention.qkv.bias",
+        ("layers", "temporal_attention", "qkv", "bias"),
+        _identity,
+    ),
+    (
+        _L + "temporal_attention.output.dense.weight",
+        ("layers", "temporal_attention", "output", "kernel"),
+        _linear,
+    ),
+    (
+        _L + "temporal_attention.output.dense.bias",
+        ("layers", "temporal_attention", "output", "bias"),
+        _identity,
+    ),
     (_L + "temporal_dense.weight", ("layers", "temporal_dense", "kernel"), _linear),
     (_L + "temporal_dense.bias", ("layers", "temporal_dense", "bias"), _identity),
     (_L + "layernorm_before.weight", ("layers", "layernorm_before", "scale"), _identity),
@@ -131,10 +147,14 @@ def _to_numpy(key: str, value: Any) -> np.ndarray:
         value = value.detach().to(device="cpu", dtype=torch.float32).numpy()
     try:
         arr = np.asarray(value)
-    except Exception as err:  # noqa: BLE001
-        raise CheckpointError(f"checkpoint key {key!r}: cannot convert a {type(value).__name__} to an array") from err
+    except Exception as err:
+        raise CheckpointError(
+            f"checkpoint key {key!r}: cannot convert a {type(value).__name__} to an array"
+        ) from err
     if not (np.issubdtype(arr.dtype, np.floating) or arr.dtype == ml_dtypes.bfloat16):
-        raise CheckpointError(f"checkpoint key {key!r}: expected floating-point values, got dtype {arr.dtype}")
+        raise CheckpointError(
+            f"checkpoint key {key!r}: expected floating-point values, got dtype {arr.dtype}"
+        )
     return arr.astype(np.float32)
 
 
@@ -148,7 +168,9 @@ def convert_state_dict(
 ) -> dict[str, Any]:
     """Map a HF TimeSformer state dict onto the Flax parameter tree for `config` (strict, shape-checked)."""
     if not isinstance(state_dict, Mapping):
-        raise TypeError(f"convert_state_dict expects a mapping of name -> tensor, got {type(state_dict).__name__}")
+        raise TypeError(
+            f"convert_state_dict expects a mapping of name -> tensor, got {type(state_dict).__name__}"
+        )
     expected = {path: s.shape for path, s in _flatten(param_shapes(config)).items()}
     n_layers = config.num_hidden_layers
     top: dict[tuple[str, ...], np.ndarray] = {}
@@ -163,7 +185,7 @@ def convert_state_dict(
         if not isinstance(key, str):
             unexpected.append(repr(key))
             continue
-        name = key[len(MODEL_PREFIX):] if key.startswith(MODEL_PREFIX) else key
+        name = key.removeprefix(MODEL_PREFIX)
         if key.startswith(CLASSIFIER_PREFIX):
             continue  # the Kinetics classification head is not part of the encoder
         for pattern, _, path, fn in _PATTERNS:
@@ -195,7 +217,9 @@ def convert_state_dict(
         else:
             layered[path][layer] = got
     missing = [_HF_KEY[p] for p in expected if p[0] != "layers" and p not in top]
-    missing += [_HF_KEY[p].format(i=i) for p, slots in layered.items() for i, a in enumerate(slots) if a is None]
+    missing += [
+        _HF_KEY[p].format(i=i) for p, slots in layered.items() for i, a in enumerate(slots) if a is None
+    ]
     if missing or unexpected or mismatched or problems:
         parts = [f"checkpoint does not fit TimesformerModel({_describe(config)}) [{source}]"]
         if missing:
@@ -292,8 +316,10 @@ def _read_bin(path: Path) -> dict[str, Any]:
         ) from err
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for bad files
-        raise CheckpointError(f"{path} could not be read as a PyTorch state dict (corrupted?): {err}") from err
+    except Exception as err:
+        raise CheckpointError(
+            f"{path} could not be read as a PyTorch state dict (corrupted?): {err}"
+        ) from err
     if not isinstance(sd, Mapping):
         raise CheckpointError(f"{path} holds a {type(sd).__name__}, not a state dict")
     return dict(sd)
@@ -337,7 +363,9 @@ def _offline() -> bool:
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
-def _hub_folder(repo_id: str, *, revision: str | None, cache_dir: str | Path | None, local_only: bool) -> Path:
+def _hub_folder(
+    repo_id: str, *, revision: str | None, cache_dir: str | Path | None, local_only: bool
+) -> Path:
     where = f"the Hugging Face cache ({cache_dir or 'default HF_HUB_CACHE'}) for {repo_id!r}"
     try:
         from huggingface_hub import snapshot_download  # lazy: only for hub ids
@@ -355,7 +383,7 @@ def _hub_folder(repo_id: str, *, revision: str | None, cache_dir: str | Path | N
             allow_patterns=patterns,
             local_files_only=local_only,
         )
-    except Exception as err:  # noqa: BLE001 - hub errors are many; all mean "not here"
+    except Exception as err:
         how = "offline (HF_HUB_OFFLINE=1 or local_files_only), no download tried" if local_only else f"{err}"
         raise WeightsNotFoundError(
             f"weights not found: looked in {Path(repo_id).resolve()} (no such folder) and in {where}; {how}"
@@ -382,7 +410,9 @@ def load_timesformer(
             raise ValueError("load_timesformer: a config is required when loading from a state dict")
         return config, convert_state_dict(source, config)
     if not isinstance(source, (str, Path)):
-        raise TypeError(f"load_timesformer: source must be a path, a hub id or a state dict, got {type(source)}")
+        raise TypeError(
+            f"load_timesformer: source must be a path, a hub id or a state dict, got {type(source)}"
+        )
     path = Path(source).expanduser()
     if path.is_dir():
         folder, weights = path, _weights_in_folder(path)

@@ -49,7 +49,9 @@ def preprocess_clip(
     Float frames are accepted too and read as 0..255 values. Raises ValueError on mismatched shapes.
     """
     if frames.ndim < 4 or frames.shape[-1] != 3:
-        raise ValueError(f"preprocess_clip: frames must be [..., T, H, W, 3], got shape {tuple(frames.shape)}")
+        raise ValueError(
+            f"preprocess_clip: frames must be [..., T, H, W, 3], got shape {tuple(frames.shape)}"
+        )
     if not (jnp.issubdtype(frames.dtype, jnp.integer) or jnp.issubdtype(frames.dtype, jnp.floating)):
         raise ValueError(f"preprocess_clip: frames must be uint8 (or float 0..255), got dtype {frames.dtype}")
     if len(mean) != 3 or len(std) != 3:

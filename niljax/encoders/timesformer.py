@@ -99,7 +99,9 @@ class TimesformerConfig:
                 f"num_attention_heads={self.num_attention_heads}"
             )
         if self.image_size < self.patch_size:
-            raise ValueError(f"TimesformerConfig: image_size={self.image_size} < patch_size={self.patch_size}")
+            raise ValueError(
+                f"TimesformerConfig: image_size={self.image_size} < patch_size={self.patch_size}"
+            )
         for name in ("num_frames", "hidden_size", "num_hidden_layers", "intermediate_size", "num_channels"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"TimesformerConfig.{name} must be >= 1, got {getattr(self, name)!r}")
@@ -145,15 +147,15 @@ class TimesformerConfig:
     @classmethod
     def tiny(cls, **overrides: Any) -> TimesformerConfig:
         """A 2-layer, 32-wide model on 32 px, 4-frame clips, for tests (fields overridable)."""
-        fields = dict(
-            image_size=32,
-            patch_size=8,
-            num_frames=4,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=64,
-        )
+        fields: dict[str, Any] = {
+            "image_size": 32,
+            "patch_size": 8,
+            "num_frames": 4,
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "intermediate_size": 64,
+        }
         fields.update(overrides)
         return cls(**fields)
 
@@ -214,7 +216,9 @@ class _Mlp(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         cfg = self.config
-        h = nn.Dense(cfg.intermediate_size, dtype=self.dtype, precision=self.precision, name="intermediate")(x)
+        h = nn.Dense(cfg.intermediate_size, dtype=self.dtype, precision=self.precision, name="intermediate")(
+            x
+        )
         h = _ACTIVATIONS[cfg.hidden_act](h)
         return nn.Dense(cfg.hidden_size, dtype=self.dtype, precision=self.precision, name="output")(h)
 
@@ -248,9 +252,11 @@ class _Layer(nn.Module):
             return x, (x if self.collect else None)
 
         cls, patches = carry  # [B, D], [B, P, T, D]
-        b, p, t, d = patches.shape
+        b, _, t, d = patches.shape
         # Temporal attention over the T frames of each patch position (CLS excluded), then temporal_dense.
-        temporal = _Attention(cfg, dt, prec, name="temporal_attention")(self._norm("temporal_layernorm")(patches))
+        temporal = _Attention(cfg, dt, prec, name="temporal_attention")(
+            self._norm("temporal_layernorm")(patches)
+        )
         temporal = nn.Dense(d, dtype=dt, precision=prec, name="temporal_dense")(temporal)
         patches = patches + temporal
         # Spatial attention within each frame; every frame gets a copy of the CLS token.
@@ -361,7 +367,9 @@ class Timesformer(nn.Module):
         hidden_states = None
         if output_hidden_states:
             hidden_states = jnp.concatenate([embedding_out[None], per_layer], axis=0)
-        return TimesformerOutput(last_hidden_state=last, cls_embedding=cls_embedding, hidden_states=hidden_states)
+        return TimesformerOutput(
+            last_hidden_state=last, cls_embedding=cls_embedding, hidden_states=hidden_states
+        )
 
 
 def init_params(config: TimesformerConfig, seed: int | np.random.Generator = 0) -> dict[str, Any]:
