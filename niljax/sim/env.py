@@ -158,6 +158,7 @@ class NilEnv:
         self._foot_of_geom = scene.geom_foot_index[foot_geoms]
         self._geom_aabb = m.geom_aabb[foot_geoms].astype(np.float32)
         self.obs_dim = 10 + 3 * self.nu + (1 if config.obs_time_index else 0)
+        self._warp_template = None
         self.trace_counts = {"reset": 0, "step": 0}  # Python counters: +1 per trace (tests count compiles)
 
     # ------------------------------------------------------------------ physics helpers
@@ -226,6 +227,10 @@ class NilEnv:
             "diverged": diverged.astype(jnp.float32),
         }
 
+    def _model(self) -> Any:
+        # warp: a fresh pytree per trace, so state the FFI attaches while tracing never outlives that trace
+        return jax.tree.map(lambda x: x, self.mjx_model) if self.config.impl == "warp" else self.mjx_model
+
     def _make_data(self) -> Any:
         if self.config.impl == "warp":
             kw = {k: v for k, v in (("naconmax", self.config.naconmax), ("njmax", self.config.njmax)) if v}
@@ -243,7 +248,7 @@ class NilEnv:
             qpos = qpos.at[self._qadr].add(noise)
         data = self._make_data()
         data = data.replace(qpos=qpos, qvel=jnp.zeros_like(data.qvel), ctrl=jnp.asarray(self._home_ctrl))
-        data = mjx.forward(self.mjx_model, data)
+        data = mjx.forward(self._model(), data)
         start = self._start_index(k_start)
         zero = jnp.zeros(self.nu, jnp.float32)
         phys = self.physics_quantities(data, zero, zero)
@@ -274,7 +279,11 @@ class NilEnv:
         else:
             ctrl = action * self._torque
         data = state.data.replace(ctrl=ctrl)
-        data = jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(self.mjx_model, d), data)
+        if self.config.impl == "warp":  # warp's FFI step leaks tracers out of lax loops: unroll (n_substeps is small)
+            for _ in range(self.n_substeps):
+                data = mjx.step(self._model(), data)
+        else:
+            data = jax.lax.fori_loop(0, self.n_substeps, lambda _, d: mjx.step(self._model(), d), data)
         prev = state.info["prev_action"]
         phys = self.physics_quantities(data, action, prev)
         diverged = ~(jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel)))
@@ -306,7 +315,13 @@ class NilEnv:
         def pick(a: Any, b: Any) -> Any:
             return jnp.where(done, a, b)
 
-        data = jax.tree.map(pick, first, state.data)
+        if self.config.impl == "warp":
+            # rebuilding a DataWarp through tree.map registers it with warp's FFI and leaks tracers: swap the
+            # public fields only (the backend's private buffers are recomputed by the next step)
+            data = state.data.replace(**{f.name: pick(getattr(first, f.name), getattr(state.data, f.name))
+                                         for f in dataclasses.fields(state.data) if not f.name.startswith("_")})
+        else:
+            data = jax.tree.map(pick, first, state.data)
         info = dict(state.info, rng=rng, time_index=jnp.where(done, start, state.info["time_index"]),
                     step_count=jnp.where(done, 0, state.info["step_count"]),
                     prev_action=jnp.where(done, zero, state.info["prev_action"]))
