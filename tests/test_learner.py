@@ -20,6 +20,11 @@ TINY = BROConfig(critic_width=32, critic_depth=1, actor_width=32, actor_depth=1,
                  random_steps=0, reset_steps=(), replay_capacity=64)
 
 
+# one compiled init shared by the tests (eager flax init runs op by op and is slow on a busy CPU)
+_init = jax.jit(bro.init_learner, static_argnums=(1, 2, 3))
+_init_many = jax.jit(bro.init_learners, static_argnums=(1, 2, 3))
+
+
 def _batch(rng: jax.Array, b: int, obs_dim: int = 3, act_dim: int = 2) -> Transition:
     k = jax.random.split(rng, 4)
     return Transition(
@@ -74,7 +79,7 @@ def test_critic_target_hand_values_terminal_vs_truncation() -> None:
 def test_truncation_bootstraps_in_update() -> None:
     """Same batch, flags flipped: terminated changes the critic target, truncated does not."""
     cfg = TINY
-    st = bro.init_learner(jax.random.PRNGKey(0), 3, 2, cfg)
+    st = _init(jax.random.PRNGKey(0), 3, 2, cfg)
     b = _batch(jax.random.PRNGKey(1), 16)
     f = jax.jit(bro.update)
     _, m0 = f(st, b)
@@ -120,7 +125,7 @@ def test_dual_updates_move_in_the_right_direction() -> None:
 def test_update_duals_follow_kl_in_jit() -> None:
     """Inside the real update: make the optimistic actor drift (KL >> target) and check beta down, lambda up."""
     cfg = dataclasses_replace(TINY, dual_lr=1e-2)
-    st = bro.init_learner(jax.random.PRNGKey(0), 3, 2, cfg)
+    st = _init(jax.random.PRNGKey(0), 3, 2, cfg)
     # push the optimistic shift layer far away from the conservative mean
     big = jax.tree.map(lambda x: x * 0 + 5.0 if x.ndim == 2 and x.shape[-1] == 2 else x, st.actor_o_params)
     st = st.replace(actor_o_params=big)
@@ -178,7 +183,7 @@ def test_reset_schedule_fires_at_configured_steps() -> None:
 
 
 def test_reset_learner_reinitialises_everything() -> None:
-    st = bro.init_learner(jax.random.PRNGKey(0), 3, 2, TINY)
+    st = _init(jax.random.PRNGKey(0), 3, 2, TINY)
     st1, _ = jax.jit(bro.update)(st, _batch(jax.random.PRNGKey(1), 16))
     r = jax.jit(bro.reset_learner)(st1)
     assert int(r.step) == 0 and int(r.num_resets) == 1
@@ -225,7 +230,7 @@ def test_sharded_update_matches_unsharded() -> None:
     if len(devices) < 2:
         pytest.skip("needs 2 devices (tests/conftest.py forces 2 host devices)")
     mesh = Mesh(np.array(devices[:2]), ("data",))
-    st = bro.init_learner(jax.random.PRNGKey(0), 3, 2, TINY)
+    st = _init(jax.random.PRNGKey(0), 3, 2, TINY)
     b = _batch(jax.random.PRNGKey(1), 16)
     ref_state, ref_m = jax.jit(bro.update)(st, b)
     repl = NamedSharding(mesh, P())
@@ -260,7 +265,7 @@ def test_pendulum_random_policy_return() -> None:
 def test_export_and_load_policy(tmp_path) -> None:
     from niljax.learner.checkpoint import export_policy, load_policy
 
-    sts = bro.init_learners(jax.random.split(jax.random.PRNGKey(0), 2), 3, 2, TINY)
+    sts = _init_many(jax.random.split(jax.random.PRNGKey(0), 2), 3, 2, TINY)
     export_policy(tmp_path / "pol", sts, seed_index=1)
     pol = load_policy(tmp_path / "pol")
     obs = jax.random.normal(jax.random.PRNGKey(1), (5, 3))
