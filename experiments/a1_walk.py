@@ -1,0 +1,6 @@
+"""NIL paper setting: a1 walking, full reward (see _common.py for flags and sizes)."""
+
+from _common import run
+
+if __name__ == "__main__":
+    run("a1")
