@@ -65,7 +65,9 @@ class EnvConfig:
     terminate_on_fall: bool = True
     walk_target_speed: float | None = None
     stand_height: float | None = None
-    naconmax: int | None = None  # warp only: contact buffer size per world (None: MuJoCo Warp's default)
+    # warp only: MuJoCo Warp's contact buffer is shared by the whole vmapped batch and overflow silently drops
+    # contacts (robots sink through the floor). None -> 16384; raise it for batches beyond ~1000 envs.
+    naconmax: int | None = None
     njmax: int | None = None  # warp only: constraint rows per world
 
     def __post_init__(self) -> None:
@@ -233,7 +235,9 @@ class NilEnv:
 
     def _make_data(self) -> Any:
         if self.config.impl == "warp":
-            kw = {k: v for k, v in (("naconmax", self.config.naconmax), ("njmax", self.config.njmax)) if v}
+            kw = {"naconmax": self.config.naconmax or 16384}
+            if self.config.njmax:
+                kw["njmax"] = self.config.njmax
             return mjx.make_data(self.mj_model, impl="warp", **kw)
         return mjx.make_data(self.mjx_model)
 
