@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh assets,warp,torch,reference,dev
-exec .venv/bin/python -m pytest -m "not slow" "$@"
+# Two workers (one per core); a test file stays on one worker so its module fixtures compile once.
+exec .venv/bin/python -m pytest -m "not slow" -n 2 --dist loadfile --durations=15 "$@"

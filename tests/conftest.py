@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from niljax import _runtime
 
 # Two host devices so sharding tests can run on CPU; harmless for everything else.
 _runtime.configure(offline_hub=True, host_device_count=2)
+
+# A persistent XLA compilation cache for this test session: identical programs compiled by several tests, or by
+# the subprocesses a test starts (they inherit the variables), compile once. Fresh per session unless
+# NILJAX_TEST_JAX_CACHE names a folder to reuse across sessions.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.environ.get("NILJAX_TEST_JAX_CACHE") or tempfile.mkdtemp(prefix="niljax-jax-cache-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 import pytest  # noqa: E402
 

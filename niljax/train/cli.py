@@ -33,6 +33,10 @@ def train_main(argv: list[str]) -> int:
         argv = argv[:i] + argv[i + 2:]
     try:
         config = tyro.cli(TrainConfig, args=argv, default=base, prog="niljax train")
+        if config.distributed:
+            import jax
+
+            jax.distributed.initialize()  # coordinator/process ids from the usual JAX/SLURM variables
         run_dir = train(config)
     except (ValueError, FileNotFoundError, RunConfigMismatch) as err:
         print(f"niljax train: {err}", file=sys.stderr)

@@ -36,7 +36,7 @@ def demo_trajectory(scene, num_frames: int, control_hz: float) -> np.ndarray:
     t = np.arange(num_frames) / control_hz
     qpos = np.repeat(scene.home_qpos[None, :], num_frames, axis=0)
     for j, adr in enumerate(scene.joint_qpos_adr):
-        amp = 0.9 - 0.2 * j
+        amp = 0.6 - 0.1 * j
         lo, hi = scene.joint_range[j]
         wave = scene.home_qpos[adr] + amp * np.sin(2 * math.pi * 0.7 * t + 1.3 * j)
         qpos[:, adr] = np.clip(wave, lo + 1e-3 if np.isfinite(lo) else -np.inf, hi - 1e-3 if np.isfinite(hi) else np.inf)
@@ -72,24 +72,33 @@ def render_trajectory(scene, qpos: np.ndarray, render: RenderConfig, batch: int 
     return np.concatenate(rgbs)[:num], np.concatenate(masks)[:num]
 
 
-def make_demo_reference(out: Path, render: RenderConfig, encoder_config: EncoderConfig, num_frames: int,
-                        clip_len: int) -> Path:
-    """Replay backend in miniature: render the demo trajectory and save it as a reference bundle."""
+def make_replay_bundle(out: Path, robot: str, qpos: np.ndarray, render: RenderConfig,
+                       encoder_config: EncoderConfig, clip_len: int, *, source: str, skill: str = "moving") -> Path:
+    """Replay backend in miniature: render qpos[T, nq] of `robot` and save it as a reference bundle."""
     from niljax.encoders.factory import build_encoder
     from niljax.reward import make_bundle, save_bundle
     from niljax.robots import load_robot
 
-    scene = load_robot(DEMO_ROBOT, plain_background=render.background == "plain")
+    scene = load_robot(robot, plain_background=render.background == "plain")
     hz = 1.0 / scene.control_dt
-    qpos = demo_trajectory(scene, num_frames, hz)
     frames, masks = render_trajectory(scene, qpos, render)
     bundle = make_bundle(
-        frames, masks, build_encoder(encoder_config), robot=DEMO_ROBOT,
-        prompt=f"The {DEMO_ROBOT} agent is waving, camera follows the agent.", source="replay:demo-sinusoid",
+        frames, masks, build_encoder(encoder_config), robot=robot,
+        prompt=f"The {robot} agent is {skill}, camera follows the agent.", source=source,
         original_fps=hz, control_rate_hz=hz, resampling="none", camera={"name": "follow"}, clip_len=clip_len,
-        extra={"qpos": "sinusoids 0.7 Hz, amplitudes 0.9/0.7/0.5 rad"},
     )
     return save_bundle(bundle, out, overwrite=True)
+
+
+def make_demo_reference(out: Path, render: RenderConfig, encoder_config: EncoderConfig, num_frames: int,
+                        clip_len: int) -> Path:
+    """The demo's reference: the toy arm waving (smooth sinusoids on every joint)."""
+    from niljax.robots import load_robot
+
+    scene = load_robot(DEMO_ROBOT)
+    qpos = demo_trajectory(scene, num_frames, 1.0 / scene.control_dt)
+    return make_replay_bundle(out, DEMO_ROBOT, qpos, render, encoder_config, clip_len,
+                              source="replay:demo-sinusoids(0.7 Hz; 0.6/0.5/0.4 rad)", skill="waving")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +106,7 @@ class DemoArgs:
     """The embedded CPU demo: a toy arm learns to imitate a replayed reference (about 5 minutes on 2 cores)."""
 
     out: str = "runs/demo"  # run folder (its reference bundle goes to OUT/reference)
-    env_steps: int = 24_000  # training budget in env steps
+    env_steps: int = 40_000  # training budget in env steps
     num_envs: int = 16
     seed: int = 0
     encoder: str = "timesformer-random"  # timesformer-random (tiny TimeSformer) | toy
@@ -106,7 +115,7 @@ class DemoArgs:
 
 def demo_config(args: DemoArgs, reference: Path) -> TrainConfig:
     """The demo's TrainConfig: small everything, same code path as a GPU run."""
-    render = RenderConfig(height=64, width=64, backend="jax", background="plain", fovy=30.0)
+    render = RenderConfig(height=64, width=64, backend="jax", background="plain", fovy=40.0)
     return TrainConfig(
         reference=str(reference), robot=DEMO_ROBOT, run_dir=str(Path(args.out) / "run"), seed=args.seed,
         num_envs=args.num_envs, total_env_steps=args.env_steps, iterations_per_call=25,
@@ -115,9 +124,11 @@ def demo_config(args: DemoArgs, reference: Path) -> TrainConfig:
         encoder=EncoderConfig(kind=args.encoder, preset="tiny", clip_len=8, seed=args.seed),
         # The arm's base is fixed: torso tilt and foot slip say nothing about it.
         reward=RewardConfig(penalty_scales=PenaltyScales(torso_tilt=0.0, foot_slip=0.0)),
+        # Small BRO: a tracking task needs little credit assignment (discount 0.9) and a low starting
+        # temperature (rewards are O(1) per step); no resets in a run this short.
         learner=BROConfig(critic_width=128, critic_depth=1, actor_width=128, actor_depth=1, n_quantiles=25,
-                          batch_size=128, updates_per_iteration=2, random_steps=1_000, reset_steps=(),
-                          replay_capacity=100_000),
+                          batch_size=128, updates_per_iteration=4, random_steps=1_000, reset_steps=(),
+                          replay_capacity=100_000, discount=0.9, init_temperature=0.1),
     )
 
 

@@ -15,12 +15,17 @@ One iteration, for N envs (all shapes static; N, render size, clip length, K rec
   5. `nil_reward` against the reference at each env's own t -> reward f32[N] and named terms;
   6. insert `Transition(obs, action, reward, next_obs, terminated, truncated)` into the device replay
      (termination = fall; truncation = end of reference: BRO bootstraps through truncation only);
-  7. reset finished envs (`jnp.where` select with freshly reset states);
+  7. reset finished envs (`NilEnv.reset_done`: the stored reset physics, a fresh start index);
   8. `env_steps += N`; a BRO full reset when a reset step is crossed; K = `learner.num_updates_per_iteration(N)`
      updates in a `lax.scan` once the warm-up is over.
 
 `NilTrainState` holds everything needed to continue bit-for-bit (env states, history, replay, learner, RNG,
 counters, episode accumulators); it is what checkpoints save.
+
+Sharding: with `mesh` (axis "data"), the env axis of every per-env leaf is split over the devices (physics,
+rendering and the reward run data-parallel); learner, replay and counters are replicated, so every device runs
+the same updates on the same sampled batch. Works across hosts after `jax.distributed.initialize()` with a
+mesh over `jax.devices()`.
 
 Evaluation (`evaluate`): a jitted `lax.scan` over one reference length with the deterministic conservative
 actor from reference index 0, returning per-episode sums of the NIL reward and its parts, mean IoU, the two
@@ -36,6 +41,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import struct
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from niljax.learner import bro
 from niljax.learner.replay import ReplayBuffer, Transition, replay_init, replay_insert, replay_sample
@@ -74,6 +81,7 @@ class NilTrainer:
     num_envs: int
     iterations_per_call: int
     eval_envs: int
+    mesh: Mesh | None = None  # shard the env axis over mesh axis "data" (all local devices, or all hosts')
     trace_count: int = dataclasses.field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -81,8 +89,38 @@ class NilTrainer:
         self.obs_dim = int(self.env.obs_dim)
         self.act_dim = int(self.env.nu)
         self.num_updates = self.learner_config.num_updates_per_iteration(self.num_envs)
-        self._train_chunk = jax.jit(self._train_chunk_impl, donate_argnums=0)
+        self._shardings = None
+        if self.mesh is not None:
+            devices = self.mesh.devices.size
+            if self.num_envs % devices:
+                raise ValueError(f"num_envs={self.num_envs} must be a multiple of the {devices} devices it is "
+                                 "sharded over")
+            self._shardings = self._state_shardings(jax.eval_shape(self._init_impl, jax.random.PRNGKey(0)))
+            replicated = NamedSharding(self.mesh, P())
+            self._train_chunk = jax.jit(self._train_chunk_impl, donate_argnums=0,
+                                        in_shardings=(self._shardings, replicated),
+                                        out_shardings=(self._shardings, replicated))
+            self._init = jax.jit(self._init_impl, out_shardings=self._shardings)
+        else:
+            self._train_chunk = jax.jit(self._train_chunk_impl, donate_argnums=0)
+            self._init = jax.jit(self._init_impl)
         self._evaluate = jax.jit(self._evaluate_impl, static_argnames="record")
+
+    def _state_shardings(self, abstract: NilTrainState) -> NilTrainState:
+        """Env-batched leaves split over "data" on their leading axis; learner, replay, counters replicated."""
+        split = NamedSharding(self.mesh, P("data"))
+        replicated = NamedSharding(self.mesh, P())
+        per_env = {"env_state", "history", "fresh", "last_video", "episode_acc"}
+        return NilTrainState(**{
+            f.name: jax.tree.map(lambda _, s=(split if f.name in per_env else replicated): s,
+                                 getattr(abstract, f.name))
+            for f in dataclasses.fields(abstract)
+        })
+
+    @property
+    def state_shardings(self) -> NilTrainState | None:
+        """The `NilTrainState` of shardings when a mesh is set (checkpoint restore targets), else None."""
+        return self._shardings
 
     # ------------------------------------------------------------------------------------------------ helpers
     @staticmethod
@@ -92,20 +130,27 @@ class NilTrainer:
     def _reset(self, rng: jax.Array, n: int, env: Any = None) -> Any:
         return jax.vmap((env or self.env).reset)(jax.random.split(rng, n))
 
-    def _render_reward(self, renderer: Any, stepped: Any, history: FrameHistory, fresh: jax.Array,
+    @property
+    def _consts(self) -> tuple[ReferenceArrays, VideoEncoder | None]:
+        # Reference arrays and encoder params enter the compiled programs as arguments, never as baked-in
+        # constants (a 224x224 reference and TimeSformer-base would make huge, slow-to-compile programs).
+        return self.reference, self.encoder
+
+    def _render_reward(self, consts: Any, renderer: Any, stepped: Any, history: FrameHistory, fresh: jax.Array,
                        step: jax.Array, last_video: jax.Array):
+        reference, encoder = consts
         rgb, mask = renderer.render(stepped.data)
         history = push(history, rgb, mask, reset=fresh)
         reward, terms = nil_reward(
-            self.reward_config, self.reference, self.encoder, history, stepped.physics,
+            self.reward_config, reference, encoder, history, stepped.physics,
             stepped.info["time_index"], step=step, last_video=last_video,
         )
         return reward, terms, history, rgb, mask
 
     # ------------------------------------------------------------------------------------------------ init
     def init(self, rng: jax.Array) -> NilTrainState:
-        """Fresh state: envs reset, empty history and replay, a new learner. Jitted inside."""
-        return jax.jit(self._init_impl)(rng)
+        """Fresh state: envs reset, empty history and replay, a new learner (sharded when a mesh is set)."""
+        return self._init(rng)
 
     def _init_impl(self, rng: jax.Array) -> NilTrainState:
         rng, k_env, k_learner = jax.random.split(rng, 3)
@@ -129,20 +174,21 @@ class NilTrainer:
     # ------------------------------------------------------------------------------------------------ train
     def train_chunk(self, state: NilTrainState) -> tuple[NilTrainState, dict[str, jax.Array]]:
         """`iterations_per_call` iterations in one compiled call (the state is donated)."""
-        return self._train_chunk(state)
+        return self._train_chunk(state, self._consts)
 
-    def _train_chunk_impl(self, state: NilTrainState) -> tuple[NilTrainState, dict[str, jax.Array]]:
+    def _train_chunk_impl(self, state: NilTrainState, consts: Any) -> tuple[NilTrainState, dict[str, jax.Array]]:
         self.trace_count += 1
-        state, metrics = jax.lax.scan(lambda s, _: self._iteration(s), state, None, length=self.iterations_per_call)
+        state, metrics = jax.lax.scan(lambda s, _: self._iteration(s, consts), state, None,
+                                      length=self.iterations_per_call)
         # Per-iteration scalars are averaged; episode totals are summed over the chunk.
         out = {k: jnp.mean(v) for k, v in metrics.items() if not k.startswith("episodes/")}
         out.update({k: jnp.sum(v) for k, v in metrics.items() if k.startswith("episodes/")})
         return state, out
 
-    def _iteration(self, s: NilTrainState) -> tuple[NilTrainState, dict[str, jax.Array]]:
+    def _iteration(self, s: NilTrainState, consts: Any) -> tuple[NilTrainState, dict[str, jax.Array]]:
         cfg = self.learner_config
         n = self.num_envs
-        rng, k_act, k_reset, k_upd = jax.random.split(s.rng, 4)
+        rng, k_act, k_upd = jax.random.split(s.rng, 3)
         obs = self._obs(s.env_state)
 
         def random_actions(_: Any) -> jax.Array:
@@ -154,7 +200,7 @@ class NilTrainer:
         action = jax.lax.cond(s.env_steps < cfg.random_steps, random_actions, policy_actions, None)
         stepped = jax.vmap(self.env.step)(s.env_state, action)
         reward, terms, history, _, _ = self._render_reward(
-            self.renderer, stepped, s.history, s.fresh, s.iteration, s.last_video)
+            consts, self.renderer, stepped, s.history, s.fresh, s.iteration, s.last_video)
 
         done = stepped.done > 0
         truncated = stepped.info["truncation"].astype(jnp.float32) * done
@@ -163,9 +209,8 @@ class NilTrainer:
                                 terminated=terminated, truncated=truncated)
         replay = replay_insert(s.replay, transition)
 
-        reset_states = self._reset(k_reset, n)
-        env_state = jax.tree.map(
-            lambda r, x: jnp.where(done.reshape((n,) + (1,) * (x.ndim - 1)), r, x), reset_states, stepped)
+        # The env restores its stored reset physics where done (no new forward pass, unlike a fresh reset).
+        env_state = jax.vmap(self.env.reset_done)(stepped)
 
         # Episode accumulators: add this step, emit finished episodes, zero them.
         step_vals = {"return": reward, "iou": terms["reward/iou"], "video": terms["reward/video"],
@@ -213,9 +258,9 @@ class NilTrainer:
         `walk_hb_sum`, `distance`, `fell`, `length`; with `record=True` also `frames` uint8[T,H,W,3] and
         `masks` bool[T,H,W] of env 0 (for the side-by-side video).
         """
-        return self._evaluate(learner.actor_params, rng, record=record)
+        return self._evaluate(learner.actor_params, rng, self._consts, record=record)
 
-    def _evaluate_impl(self, actor_params: Any, rng: jax.Array, record: bool) -> dict[str, Any]:
+    def _evaluate_impl(self, actor_params: Any, rng: jax.Array, consts: Any, record: bool) -> dict[str, Any]:
         n = self.eval_envs
         cfg = self.learner_config
         renderer = self.eval_renderer
@@ -231,7 +276,7 @@ class NilTrainer:
             action = bro.act_eval(actor_params, self._obs(env_state), cfg, self.act_dim)
             stepped = jax.vmap(self.eval_env.step)(env_state, action)
             reward, terms, history, rgb, mask = self._render_reward(
-                renderer, stepped, history, fresh, step, last_video)
+                consts, renderer, stepped, history, fresh, step, last_video)
             live = alive.astype(jnp.float32)
             out = {
                 "nil_return": reward * live,

@@ -78,8 +78,11 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     eval_env = NilEnv(scene, dataclasses.replace(env_config, random_start=False)) if config.random_start else env
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
     eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
+    mesh = None
+    if config.shard and jax.device_count() > 1:
+        mesh = jax.sharding.Mesh(np.array(jax.devices()), ("data",))
     trainer = NilTrainer(
-        env=env, eval_env=eval_env, renderer=renderer, eval_renderer=eval_renderer, reference=bundle.to_device(), encoder=encoder,
+        mesh=mesh, env=env, eval_env=eval_env, renderer=renderer, eval_renderer=eval_renderer, reference=bundle.to_device(), encoder=encoder,
         reward_config=config.reward, learner_config=config.learner, num_envs=config.num_envs,
         iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs,
     )
@@ -133,16 +136,20 @@ def save_checkpoint(manager: Any, state: Any) -> int:
     return step
 
 
-def restore_checkpoint(manager: Any, abstract_state: Any, step: int | None = None) -> Any:
+def restore_checkpoint(manager: Any, abstract_state: Any, step: int | None = None, shardings: Any = None) -> Any:
     """Restore into the structure of `abstract_state` (`jax.eval_shape` of the trainer's init)."""
     import jax.numpy as jnp
     import orbax.checkpoint as ocp
 
     step = manager.latest_step() if step is None else step
+    if shardings is not None:  # restore each leaf straight into its sharding
+        abstract_state = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+                                      abstract_state, shardings)
     restored = manager.restore(step, args=ocp.args.StandardRestore(_nonempty_leaves(abstract_state)))
     abstract_leaves, treedef = jax.tree_util.tree_flatten(abstract_state)
     leaves = [restored.get(f"{i:05d}", None) for i in range(len(abstract_leaves))]
-    leaves = [jnp.zeros(a.shape, a.dtype) if x is None else x for x, a in zip(leaves, abstract_leaves)]
+    leaves = [jnp.zeros(a.shape, a.dtype, device=getattr(a, "sharding", None)) if x is None else x
+              for x, a in zip(leaves, abstract_leaves)]
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
@@ -183,7 +190,7 @@ def load_policy(path: str | Path):
 
 
 def write_side_by_side_video(path: Path, agent: np.ndarray, agent_masks: np.ndarray, reference: np.ndarray,
-                             reference_masks: np.ndarray, fps: int, scale: int = 2) -> Path:
+                             reference_masks: np.ndarray, fps: int, scale: int | None = None) -> Path:
     """mp4: [agent with mask overlay | reference with mask overlay], frames aligned by reference index."""
     import imageio.v2 as imageio
 
@@ -198,6 +205,7 @@ def write_side_by_side_video(path: Path, agent: np.ndarray, agent_masks: np.ndar
     right = overlay(reference[:n], reference_masks[:n])
     gap = np.full((n, left.shape[1], 4, 3), 255, np.uint8)
     frames = np.concatenate([left, gap, right], axis=2)
+    scale = max(1, 256 // left.shape[1]) if scale is None else scale  # small renders are upscaled to view
     if scale > 1:
         frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
     # libx264 wants even sizes
@@ -239,7 +247,7 @@ def train(config: TrainConfig) -> Path:
     rng = jax.random.PRNGKey(config.seed)
     if manager.latest_step() is not None:
         abstract = jax.eval_shape(trainer.init, rng)
-        state = restore_checkpoint(manager, abstract)
+        state = restore_checkpoint(manager, abstract, shardings=trainer.state_shardings)
         logger.metrics.repair(int(state.env_steps))
         print(f"[niljax] resumed {run_dir} from env step {int(state.env_steps)}")
     else:

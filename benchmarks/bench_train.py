@@ -1,0 +1,100 @@
+"""Env-steps/s of the whole compiled NIL iteration (physics -> render -> reward -> replay -> BRO updates).
+
+Builds a replay reference for the chosen robot (a static home-pose clip: the speed does not depend on what
+the reference shows), then times `NilTrainer.train_chunk` after compilation for each number of envs. Also
+times the chunk with the video term off, so the encoder's share of the cost is visible side by side.
+
+    python benchmarks/bench_train.py                                   # toy arm, 64x64, tiny encoder (CPU)
+    python benchmarks/bench_train.py --robot h1 --size 224 --encoder base --backend warp --envs 256,1024
+
+Writes benchmarks/results/train_<device>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from niljax import _runtime
+
+_runtime.configure()
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from niljax.encoders.factory import EncoderConfig  # noqa: E402
+from niljax.learner.bro import BROConfig  # noqa: E402
+from niljax.render import RenderConfig  # noqa: E402
+from niljax.reward import RewardConfig  # noqa: E402
+from niljax.train.config import TrainConfig  # noqa: E402
+from niljax.train.demo import make_replay_bundle  # noqa: E402
+from niljax.train.run import build_pipeline  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--robot", default="toy_arm")
+    p.add_argument("--mjcf", default=None)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--backend", default="jax", choices=["jax", "warp"])
+    p.add_argument("--encoder", default="tiny", choices=["tiny", "small", "base"])
+    p.add_argument("--envs", default="8,32")
+    p.add_argument("--iterations", type=int, default=10, help="iterations per compiled chunk")
+    p.add_argument("--chunks", type=int, default=3, help="timed chunks per setting")
+    p.add_argument("--updates", type=int, default=1, help="BRO updates per iteration")
+    p.add_argument("--device-name", default=None)
+    args = p.parse_args()
+
+    from niljax.robots import load_robot
+
+    device = args.device_name or ("cpu-2core" if jax.default_backend() == "cpu" else jax.devices()[0].device_kind)
+    render = RenderConfig(height=args.size, width=args.size, backend=args.backend)
+    encoder = EncoderConfig(kind="timesformer-random", preset=args.encoder)
+    scene = load_robot(args.robot, mjcf_path=args.mjcf)
+    qpos = np.repeat(scene.home_qpos[None], 40, axis=0)
+    tmp = Path(tempfile.mkdtemp(prefix="niljax-bench-"))
+    bundle = make_replay_bundle(tmp / "bundle", args.robot, qpos, render, encoder, 8, source="bench:home-pose")
+    results = []
+    for num_envs in [int(n) for n in args.envs.split(",")]:
+        for use_video in (True, False):
+            config = TrainConfig(
+                reference=str(bundle), robot=args.robot, mjcf=args.mjcf, run_dir=str(tmp / "run"),
+                num_envs=num_envs, iterations_per_call=args.iterations, eval_envs=1, progress=False,
+                render=render, encoder=encoder, reward=RewardConfig(use_video=use_video), shard=False,
+                learner=BROConfig(updates_per_iteration=args.updates, random_steps=0, reset_steps=(),
+                                  replay_capacity=100_000),
+            )
+            trainer = build_pipeline(config).trainer
+            state = trainer.init(jax.random.PRNGKey(0))
+            t0 = time.perf_counter()
+            state, m = trainer.train_chunk(state)
+            jax.block_until_ready(m)
+            compile_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(args.chunks):
+                state, m = trainer.train_chunk(state)
+            jax.block_until_ready(m)
+            elapsed = time.perf_counter() - t0
+            steps = num_envs * args.iterations * args.chunks
+            row = dict(num_envs=num_envs, video_term=use_video, env_steps_per_s=steps / elapsed,
+                       first_call_s=compile_s, updates_per_iteration=args.updates)
+            print(json.dumps(row), flush=True)
+            results.append(row)
+    out = Path(__file__).parent / "results" / f"train_{device}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = dict(benchmark="nil-train-iteration", device=device, robot=args.robot, render=dataclasses.asdict(render),
+                   encoder=dataclasses.asdict(encoder), iterations_per_chunk=args.iterations,
+                   jax=jax.__version__, python=platform.python_version(), loadavg_1m=os.getloadavg()[0],
+                   results=results)
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
