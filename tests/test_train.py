@@ -1,7 +1,7 @@
 """Stage 2 end to end on CPU: the compiled NIL iteration (toy arm, pure-JAX renderer, tiny encoders).
 
 - one trace of the training chunk across calls; checkpoint -> restore -> continue is bit-identical;
-- the envs sharded over the 2 forced CPU devices give the same metrics as one device;
+- the envs sharded over the 2 forced CPU devices give the same metrics as one device (skipped: open problem);
 - a SIGKILLed `niljax train` resumes from its last checkpoint and its metrics file stays valid;
 - learning: the trained policy's evaluation IoU beats the untrained one by a stated margin on 2 seeds, and
   does not when the reward is zeroed (so the test can fail).
@@ -60,7 +60,7 @@ def small_config(bundle: Path, run_dir: Path, **overrides) -> TrainConfig:
         iterations_per_call=4, eval_every=0, checkpoint_every=0, eval_envs=2, progress=False, write_video=False,
         render=RENDER, encoder=EncoderConfig(kind="toy", clip_len=CLIP),
         reward=RewardConfig(clip_len=CLIP, penalty_scales=PenaltyScales(torso_tilt=0.0, foot_slip=0.0)),
-        learner=learner, shard=False,
+        learner=learner,
     )
     return dataclasses.replace(base, **overrides)
 
@@ -153,8 +153,9 @@ def test_learning_beats_untrained_and_zero_reward_does_not(bundle_dir, tmp_path)
     assert not any(g > margin for g in results["zero"]), results
 
 
-@pytest.mark.skip(reason="the sharded NIL chunk hangs on 2 forced CPU host devices (XLA workers idle); "
-                  "open problem, see docs/training.md")
+@pytest.mark.skip(reason="open problem: with the env axis sharded over 2 forced CPU devices, a training chunk of "
+                  "several iterations deadlocks (XLA CPU workers idle); one iteration per chunk runs. See "
+                  "docs/training.md")
 def test_sharded_chunk_matches_one_device(bundle_dir, tmp_path):
     assert len(jax.devices()) == 2
     runs = []

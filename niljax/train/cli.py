@@ -21,6 +21,7 @@ from niljax.train.config import TrainConfig
 
 
 def train_main(argv: list[str]) -> int:
+    from niljax.robots import RobotNotFoundError
     from niljax.train.run import RunConfigMismatch, train
 
     base = TrainConfig()
@@ -38,8 +39,9 @@ def train_main(argv: list[str]) -> int:
 
             jax.distributed.initialize()  # coordinator/process ids from the usual JAX/SLURM variables
         run_dir = train(config)
-    except (ValueError, FileNotFoundError, RunConfigMismatch) as err:
-        print(f"niljax train: {err}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, RunConfigMismatch, RobotNotFoundError) as err:
+        # bad bundle / robot / weights / config: one clear line, nothing already written is touched
+        print(f"niljax train: error: {err}", file=sys.stderr)
         return 2
     print(f"[niljax] run folder: {run_dir}")
     return 0

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
 
     if not config.reference:
         raise ValueError("TrainConfig.reference is empty: pass --reference PATH_TO_BUNDLE")
+    if not Path(config.reference).is_dir():
+        raise FileNotFoundError(f"reference bundle not found: {config.reference} (make one with `niljax reference`)")
     encoder = build_encoder(config.encoder) if config.reward.use_video else None
     bundle = load_bundle(config.reference, expected_encoder=encoder.info if encoder is not None else None)
     meta = bundle.metadata
@@ -213,7 +216,11 @@ def write_side_by_side_video(path: Path, agent: np.ndarray, agent_masks: np.ndar
     frames = frames[:, :h, :w]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.mp4")
-    imageio.mimwrite(tmp, list(frames), fps=fps, macro_block_size=1)
+    with warnings.catch_warnings():
+        # imageio-ffmpeg starts ffmpeg with subprocess (fork+exec): Python warns about forking a process with JAX
+        # threads, which does not apply to an immediate exec.
+        warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+        imageio.mimwrite(tmp, list(frames), fps=fps, macro_block_size=1)
     os.replace(tmp, path)
     return path
 
