@@ -7,10 +7,12 @@ final-normed CLS embedding barely depends on the input (measured: cosine >= 0.99
 the video term alone only orders (a) = 1 first; the ordering of the total reward comes from the mask IoU.
 With the real Kinetics-400 weights we expect the video term alone to order a > b > c and a > d as well.
 
-Rendering: plain MuJoCo OpenGL (`mujoco.Renderer`, shadows/reflections/skybox off) of the scene built by
-`niljax.robots.load_robot` with its `follow` camera, masks from the segmentation render. The kinematic replay
-is done here by joint name (`q_<joint>` arrays onto the model's joints): the LocoMuJoCo fixture's names match.
-Physics quantities are zero (no simulation), so the total here is ζ·video + β·IoU.
+Replay and rendering use the project's own pieces: `niljax.sim.replay` (`load_trajectory`, `trajectory_qpos`
+maps the walk's `q_<joint>` arrays onto the scene's joints by name; the LocoMuJoCo fixture's names match),
+`niljax.render.kinematics.kinematic_data` (batched MJX kinematics, no physics) and the batched renderer
+`niljax.render.BatchRenderer` (backend "warp", 64x64, plain background, `follow` camera of the scene built by
+`niljax.robots.load_robot`), all frames in one jitted render call. Physics quantities are zero (no simulation),
+so the total here is ζ·video + β·IoU.
 """
 
 from __future__ import annotations
@@ -26,59 +28,34 @@ HW, STRIDE, T, SHIFT = 64, 2, 24, 6  # 64x64 renders, 50 Hz (every 2nd mocap fra
 
 
 def _render_videos(locomujoco_dir):
-    mujoco = pytest.importorskip("mujoco")
     robots = pytest.importorskip("niljax.robots")
+    replay = pytest.importorskip("niljax.sim.replay")
+    render = pytest.importorskip("niljax.render")
+    from niljax.render.kinematics import kinematic_data
+
     scene = robots.load_robot("h1", mjcf_path=locomujoco_dir / "models/unitree_h1/h1.xml", plain_background=True)
     m = scene.mj_model
-    walk = np.load(locomujoco_dir / "datasets/02-constspeed_UnitreeH1.npz")
+    walk = replay.load_trajectory(locomujoco_dir / "datasets/02-constspeed_UnitreeH1.npz")
+    walk_all = replay.trajectory_qpos(scene, walk)  # f64[T_mocap, nq]; raises if a robot joint is missing
     names = [m.joint(j).name for j in range(m.njnt)]
     adr = np.array([m.jnt_qposadr[j] for j in range(m.njnt)])
-    missing = [n for n in names if f"q_{n}" not in walk.files]
-    assert not missing, f"walk lacks joints {missing}"
     root = np.array([n.startswith("pelvis") for n in names])
 
-    def walk_qpos(frames):
-        q = np.tile(m.qpos0, (len(frames), 1))
-        for n, a in zip(names, adr):
-            q[:, a] = walk[f"q_{n}"][frames]
-        return q
-
-    try:
-        renderer = mujoco.Renderer(m, HW, HW)
-    except Exception as e:  # no EGL/OSMesa context on this machine
-        pytest.skip(f"mujoco.Renderer unavailable: {e}")
-    for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
-        renderer.scene.flags[flag] = 0
-    data = mujoco.MjData(m)
-
-    def render(qpos):
-        rgb, mask = [], []
-        for q in qpos:
-            data.qpos[:] = q
-            mujoco.mj_kinematics(m, data)
-            mujoco.mj_camlight(m, data)
-            renderer.disable_segmentation_rendering()
-            renderer.update_scene(data, camera=scene.camera_id)
-            rgb.append(renderer.render().copy())
-            renderer.enable_segmentation_rendering()
-            renderer.update_scene(data, camera=scene.camera_id)
-            seg = renderer.render()
-            ids = seg[..., 0]
-            is_geom = (seg[..., 1] == int(mujoco.mjtObj.mjOBJ_GEOM)) & (ids >= 0)
-            mask.append(is_geom & scene.robot_geom_mask[np.clip(ids, 0, m.ngeom - 1)])
-        return np.stack(rgb), np.stack(mask)
-
     steps = np.arange(T + SHIFT) * STRIDE
-    walk_q = walk_qpos(steps)
+    walk_q = walk_all[steps]
     rng = np.random.default_rng()
     random_q = walk_q[:T].copy()  # root follows the walk, joints wander randomly from the first pose
     random_q[:, adr[~root]] = walk_q[:1, adr[~root]] + np.cumsum(rng.normal(0, 0.1, (T, (~root).sum())), 0)
-    try:
-        walk_rgb, walk_mask = render(walk_q)
-        still_rgb, still_mask = render(walk_q[:1])
-        rand_rgb, rand_mask = render(random_q)
-    finally:
-        renderer.close()
+
+    qpos = np.concatenate([walk_q, walk_q[:1], random_q])  # one batch: walk (T+SHIFT), still (1), random (T)
+    cfg = render.RenderConfig(height=HW, width=HW, backend="warp", background="plain")
+    renderer = render.BatchRenderer(m, scene.robot_geom_mask, cfg, num_envs=len(qpos))
+    rgb, mask = jax.jit(renderer.render)(kinematic_data(m, qpos))
+    rgb, mask = np.asarray(rgb), np.asarray(mask)
+    nw = T + SHIFT
+    walk_rgb, walk_mask = rgb[:nw], mask[:nw]
+    still_rgb, still_mask = rgb[nw:nw + 1], mask[nw:nw + 1]
+    rand_rgb, rand_mask = rgb[nw + 1:], mask[nw + 1:]
     videos = {
         "a_same": (walk_rgb[:T], walk_mask[:T]),
         "b_shifted": (walk_rgb[SHIFT:], walk_mask[SHIFT:]),
