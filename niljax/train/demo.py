@@ -46,27 +46,17 @@ def demo_trajectory(scene, num_frames: int, control_hz: float) -> np.ndarray:
 def render_trajectory(scene, qpos: np.ndarray, render: RenderConfig, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Render qpos[T, nq] with the batch renderer (kinematics only): rgb uint8[T,H,W,3], mask bool[T,H,W]."""
     import jax
-    import jax.numpy as jnp
-    from mujoco import mjx
 
     from niljax.render import BatchRenderer
+    from niljax.render.kinematics import kinematic_data
 
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, render, batch)
-    mx = mjx.put_model(scene.mj_model)
-
-    @jax.jit
-    def frames_for(q: jax.Array):
-        def one(qq: jax.Array):
-            # forward (not kinematics): the renderer reads the camera pose, which camlight computes.
-            return mjx.forward(mx, mjx.make_data(mx).replace(qpos=qq))
-
-        return renderer.render(jax.vmap(one)(q))
-
+    render_fn = jax.jit(renderer.render)
     num = len(qpos)
     padded = np.concatenate([qpos, np.repeat(qpos[-1:], (-num) % batch, axis=0)])
     rgbs, masks = [], []
     for i in range(0, len(padded), batch):
-        rgb, mask = frames_for(jnp.asarray(padded[i:i + batch], jnp.float32))
+        rgb, mask = render_fn(kinematic_data(scene.mj_model, padded[i:i + batch]))
         rgbs.append(np.asarray(rgb))
         masks.append(np.asarray(mask))
     return np.concatenate(rgbs)[:num], np.concatenate(masks)[:num]
