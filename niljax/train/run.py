@@ -101,7 +101,9 @@ def _comparable(d: dict[str, Any]) -> dict[str, Any]:
 
 def _prepare_run_dir(config: TrainConfig) -> TrainConfig:
     run_dir = config.run_dir or os.path.join("runs", f"{config.robot or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
-    config = dataclasses.replace(config, run_dir=run_dir)
+    # Absolute reference path: `niljax evaluate RUN_DIR` and resumes work from any working directory.
+    reference = str(Path(config.reference).resolve()) if config.reference else config.reference
+    config = dataclasses.replace(config, run_dir=run_dir, reference=reference)
     path = Path(run_dir)
     saved = path / "config.json"
     if saved.exists():
