@@ -126,7 +126,13 @@ def test_sigkill_then_resume(bundle_dir, tmp_path):
     assert train_steps[-1] == 640
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["env_steps"] == 640 and "before" in summary and "after" in summary
-    assert (run_dir / "policy" / "policy.json").exists()
+    # The exported policy rebuilds without the training code and acts on the env's observation layout.
+    from niljax.learner.checkpoint import load_policy
+
+    nil = json.loads((run_dir / "policy" / "nil.json").read_text())
+    policy = load_policy(run_dir / "policy")
+    action = np.asarray(policy(np.zeros((3, nil["obs_dim"]), np.float32)))
+    assert action.shape == (3, nil["act_dim"]) and np.all(np.abs(action) <= 1.0)
 
 
 @pytest.mark.slow

@@ -159,39 +159,20 @@ def restore_checkpoint(manager: Any, abstract_state: Any, step: int | None = Non
 
 
 def export_policy(path: Path, pipeline: Pipeline, learner: Any) -> Path:
-    """Deterministic conservative actor: `params.msgpack` + `policy.json` (network settings, obs layout)."""
-    from flax import serialization
+    """The learner's policy export (actor params + policy.json, rebuilt by `niljax.learner.checkpoint.load_policy`
+    without training code) plus `nil.json`: which robot and observation layout the policy expects."""
+    from niljax.learner.checkpoint import export_policy as export_actor
 
-    path.mkdir(parents=True, exist_ok=True)
-    params = jax.device_get(learner.actor_params)
-    (path / "params.msgpack").write_bytes(serialization.to_bytes(params))
+    export_actor(path, learner)
     info = {
-        "format": "niljax-policy/1",
         "robot": pipeline.scene.name,
         "obs_dim": pipeline.trainer.obs_dim,
         "act_dim": pipeline.trainer.act_dim,
         "observe_time": pipeline.config.observe_time,
         "reference_frames": pipeline.trainer.num_frames,
-        "learner": pipeline.config.learner.to_dict(),
     }
-    (path / "policy.json").write_text(json.dumps(info, indent=2) + "\n")
+    (path / "nil.json").write_text(json.dumps(info, indent=2) + "\n")
     return path
-
-
-def load_policy(path: str | Path):
-    """Rebuild an exported policy without the training script: returns `act(obs f32[..., O]) -> f32[..., A]`."""
-    from flax import serialization
-
-    from niljax.learner import bro
-    from niljax.learner.bro import BROConfig
-
-    path = Path(path)
-    info = json.loads((path / "policy.json").read_text())
-    cfg = BROConfig.from_dict(info["learner"])
-    template = bro.init_learner(jax.random.PRNGKey(0), info["obs_dim"], info["act_dim"], cfg).actor_params
-    params = serialization.from_bytes(template, (path / "params.msgpack").read_bytes())
-    act_dim = info["act_dim"]
-    return jax.jit(lambda obs: bro.act_eval(params, obs, cfg, act_dim))
 
 
 def write_side_by_side_video(path: Path, agent: np.ndarray, agent_masks: np.ndarray, reference: np.ndarray,
