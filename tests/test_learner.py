@@ -273,3 +273,22 @@ def test_export_and_load_policy(tmp_path) -> None:
     np.testing.assert_allclose(pol(obs), bro.act_eval(seed1.actor_params, obs, TINY, 2), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="last dim 3"):
         pol(jnp.zeros((2, 4)))
+
+
+# ---------------------------------------------------------------- init
+@pytest.mark.parametrize("shape", [(7, 3), (3, 7), (24, 24), (2, 5, 4)])
+def test_orthogonal_init_equals_jax_initializer(shape: tuple[int, ...]) -> None:
+    """The Householder init (no batched LAPACK: see `networks.orthogonal`) gives jax's values for the same key,
+    also batched under vmap the way nn.vmap/nn.scan call it."""
+    from niljax.learner.networks import orthogonal
+
+    keys = jax.random.split(jax.random.PRNGKey(5), 3)
+    ours = jax.jit(jax.vmap(lambda k: orthogonal(0.7)(k, shape)))(keys)
+    reference = jnp.stack([jax.nn.initializers.orthogonal(0.7)(k, shape) for k in keys])
+    np.testing.assert_allclose(ours, reference, atol=5e-6)
+    flat = ours[0].reshape(-1, shape[-1]) / 0.7
+    small = min(flat.shape)
+    gram = flat.T @ flat if flat.shape[0] >= flat.shape[1] else flat @ flat.T
+    np.testing.assert_allclose(gram, np.eye(small), atol=1e-5)
+    with pytest.raises(ValueError, match="rank >= 2"):
+        orthogonal()(keys[0], (4,))

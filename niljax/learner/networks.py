@@ -27,8 +27,54 @@ _SQRT2 = math.sqrt(2.0)
 
 
 def orthogonal(scale: float = _SQRT2) -> nn.initializers.Initializer:
-    """Orthogonal kernel initializer (the official `default_init`, scale sqrt(2) unless given)."""
-    return nn.initializers.orthogonal(scale)
+    """Orthogonal kernel initializer (the official `default_init`, scale sqrt(2) unless given).
+
+    Same values as `jax.nn.initializers.orthogonal(scale)` for the same key (tested to ~1e-6), but the QR is a
+    Householder loop in jnp instead of LAPACK. Why: under `nn.vmap`/`nn.scan` the init is a *batched* QR, and
+    jaxlib's batched CPU LAPACK kernels wait on the intra-op thread pool (`ParallelBatchMap`); with several
+    CPU devices on few cores every pool thread ends up waiting and the program deadlocks (seen with 2 forced
+    host devices on a 2-core machine, at init and at BRO's in-graph full resets). Pure jnp cannot starve.
+    """
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype = jnp.float32) -> jax.Array:
+        if len(shape) < 2:
+            raise ValueError(f"orthogonal init needs a shape of rank >= 2, got {shape}")
+        n_rows, n_cols = math.prod(shape) // shape[-1], shape[-1]
+        tall = (max(n_rows, n_cols), min(n_rows, n_cols))
+        q = householder_q(jax.random.normal(key, tall, dtype))
+        q = q.T if n_rows < n_cols else q
+        return jnp.asarray(scale, dtype) * q.reshape(shape)
+
+    return init
+
+
+def householder_q(z: jax.Array) -> jax.Array:
+    """Q of the QR factorisation of a tall `z f32[m, k]` (m >= k) with diag(R) > 0, by Householder reflections.
+
+    That sign convention makes Q unique, so it equals LAPACK's `q * sign(diag(r))` (what `jax.random.orthogonal`
+    returns) up to rounding. k sequential rank-1 steps of O(m k): fine for initialisation, not for hot loops.
+    """
+    m, k = z.shape
+    rows = jnp.arange(m)
+
+    def reflect(j, carry):
+        r, vs, diag = carry
+        x = jnp.where(rows >= j, r[:, j], 0.0)
+        norm = jnp.linalg.norm(x)
+        alpha = -jnp.where(x[j] >= 0, 1.0, -1.0) * norm
+        v = x.at[j].add(-alpha)
+        v = v / jnp.maximum(jnp.linalg.norm(v), jnp.finfo(z.dtype).tiny)
+        r = r - 2.0 * jnp.outer(v, v @ r)
+        return r, vs.at[j].set(v), diag.at[j].set(alpha)
+
+    _, vs, diag = jax.lax.fori_loop(0, k, reflect, (z, jnp.zeros((k, m), z.dtype), jnp.zeros((k,), z.dtype)))
+
+    def apply(i, q):  # Q = H_0 ... H_{k-1} I[:, :k], applied right to left
+        v = vs[k - 1 - i]
+        return q - 2.0 * jnp.outer(v, v @ q)
+
+    q = jax.lax.fori_loop(0, k, apply, jnp.eye(m, k, dtype=z.dtype))
+    return q * jnp.sign(diag)[None, :]
 
 
 class _ResidualBlock(nn.Module):

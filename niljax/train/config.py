@@ -39,7 +39,7 @@ class TrainConfig:
     observe_time: bool = True  # the policy sees the reference phase t / T
     write_video: bool = True
     progress: bool = True
-    shard: bool = False  # experimental: split the envs over all devices (hangs on forced CPU devices)
+    shard: bool = False  # split the envs over all devices (num_envs must be a multiple of their count)
     distributed: bool = False  # call jax.distributed.initialize() first (multi-host; untested here)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
