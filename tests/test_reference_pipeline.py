@@ -27,7 +27,7 @@ def h1_walk(locomujoco_dir):
     mjcf = locomujoco_dir / "models/unitree_h1/h1.xml"
     traj = locomujoco_dir / "datasets/02-constspeed_UnitreeH1.npz"
     scene = load_robot("h1", mjcf_path=mjcf, plain_background=True)
-    qpos, fps = load_trajectory(traj, scene.mj_model)
+    qpos, fps = load_trajectory(traj, scene)
     assert fps == 100.0
     rgb, masks = render_qpos(scene, qpos[:49], SIZE, SIZE)
     return mjcf, traj, rgb, masks
@@ -109,6 +109,24 @@ def test_bad_inputs_leave_no_bundle(tmp_path, h1_walk):
         assert not list((tmp_path / name).glob(".bundle*")), name
     with pytest.raises(ReferencePreparationError, match="needs --videos"):
         prepare_reference(_base(tmp_path, h1_walk, backend="import"))
+
+
+def test_trajectory_loader_maps_joints_through_replay(tmp_path, locomujoco_dir):
+    from niljax.reference.first_frame import load_trajectory
+    from niljax.robots import load_robot
+
+    scene = load_robot("h1", mjcf_path=locomujoco_dir / "models/unitree_h1/h1.xml", plain_background=True)
+    walk = dict(np.load(locomujoco_dir / "datasets/02-constspeed_UnitreeH1.npz"))
+    np.savez(tmp_path / "part.npz", **{k: v for k, v in walk.items() if "knee" not in k})
+    q, fps = load_trajectory(tmp_path / "part.npz", scene, fps=50.0)
+    knee = scene.joint_qpos_adr[scene.joint_names.index("knee_angle_l")]
+    assert fps == 50.0 and q.shape == (500, scene.mj_model.nq)
+    np.testing.assert_array_equal(q[:, knee], scene.home_qpos[knee])  # a few absent joints: home pose
+    with pytest.raises(ReferencePreparationError, match="0 joint.*matched.*this robot"):
+        load_trajectory(locomujoco_dir / "datasets/walk_straight_UnitreeA1.npz", scene)
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ReferencePreparationError, match="neither a 'qpos'"):
+        load_trajectory(tmp_path / "other.npz", scene)
 
 
 def test_cli_reports_errors_with_exit_code(tmp_path, capsys):

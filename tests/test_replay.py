@@ -13,6 +13,7 @@ from niljax.sim.replay import (
     kinematic_data,
     kinematic_poses,
     load_trajectory,
+    missing_joints,
     qpos_from_named_trajectory,
     trajectory_qpos,
     unknown_joints,
@@ -74,6 +75,7 @@ def test_kinematic_data_matches_host_and_jits(h1_walk):
 def test_missing_joints_error_or_home(locomujoco_dir, h1_walk):
     scene, traj = h1_walk
     partial = {k: v for k, v in traj.items() if "knee" not in k}
+    assert missing_joints(scene, partial) == ["knee_angle_l", "knee_angle_r"] and missing_joints(scene, traj) == []
     with pytest.raises(TrajectoryError, match="knee_angle_l.*allow_missing"):
         trajectory_qpos(scene, partial)
     q = trajectory_qpos(scene, partial, allow_missing=True)

@@ -7,8 +7,9 @@ Contract:
   local `mujoco.Renderer` path (rgb pass + segmentation pass; mask = pixels whose geom belongs to the robot).
 - `render_first_frame(scene, height, width, qpos=None) -> FirstFrame` (image, mask, camera metadata dict);
   `FirstFrame.save(folder)` writes `first_frame.png`, `first_frame_mask.png` and `first_frame.json`.
-- `load_trajectory(path, mj_model) -> (qpos f64[T,nq], fps)`: LocoMuJoCo-style npz (`q_<joint>` arrays, and
-  `frequency` if present) or an npz/npy holding `qpos[T,nq]`.
+- `load_trajectory(path, scene) -> (qpos f64[T,nq], fps)`: LocoMuJoCo-style npz (`q_<joint>` arrays, and
+  `frequency` if present; mapped onto the model by `niljax.sim.replay.trajectory_qpos`, joints absent from the
+  file, fewer than half, at the home pose) or an npz/npy holding `qpos[T,nq]`.
 """
 
 from __future__ import annotations
@@ -149,56 +150,46 @@ def render_first_frame(scene: Any, height: int, width: int, *, qpos: np.ndarray 
                       robot=str(getattr(scene, "name", "robot")), background_rgb=tuple(int(x) for x in bg))
 
 
-def load_trajectory(path: str | Path, mj_model: Any, *, fps: float | None = None) -> tuple[np.ndarray, float]:
+def load_trajectory(path: str | Path, scene: Any, *, fps: float | None = None) -> tuple[np.ndarray, float]:
     """Joint trajectory -> (qpos f64[T,nq], fps). See the module docstring for the accepted formats."""
-    import mujoco
+    from niljax.sim import replay
 
     path = Path(path)
     if not path.is_file():
         raise ReferencePreparationError(f"trajectory file not found: {path}")
     try:
         data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):  # .npy: the qpos array itself
+            arrays = {"qpos": data}
+        else:
+            with data:
+                arrays = {k: np.asarray(data[k]) for k in data.files}
     except Exception as err:
         raise ReferencePreparationError(f"cannot read trajectory {path}: {err}") from err
-    if isinstance(data, np.ndarray):
-        arrays = {"qpos": data}
-    else:
-        arrays = {k: data[k] for k in data.files}
     file_fps = float(arrays["frequency"]) if "frequency" in arrays else None
     rate = fps or file_fps or 100.0
+    m = scene.mj_model
     if "qpos" in arrays:
         qpos = np.asarray(arrays["qpos"], np.float64)
-        if qpos.ndim != 2 or qpos.shape[1] != mj_model.nq:
-            raise ReferencePreparationError(f"{path}: qpos has shape {qpos.shape}, the model needs [T, {mj_model.nq}]")
+        if qpos.ndim != 2 or qpos.shape[1] != m.nq:
+            raise ReferencePreparationError(f"{path}: qpos has shape {qpos.shape}, the model needs [T, {m.nq}]")
         return qpos, rate
-    qpos0 = np.asarray(mj_model.qpos0, np.float64)
-    found, missing = 0, []
-    columns = {}
-    for j in range(mj_model.njnt):
-        name = mj_model.joint(j).name
-        jtype = int(mj_model.jnt_type[j])
-        if jtype not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
-            if f"q_{name}" in arrays:
-                columns[j] = np.asarray(arrays[f"q_{name}"], np.float64)
-            continue
-        key = f"q_{name}"
-        if key not in arrays:
-            missing.append(name)
-            continue
-        columns[j] = np.asarray(arrays[key], np.float64).reshape(-1)
-        found += 1
-    if found == 0 or found < len(missing):
+    if not any(k.startswith("q_") for k in arrays):
         raise ReferencePreparationError(
-            f"{path}: no 'q_<joint>' array matches the model's joints (model joints: "
-            f"{[mj_model.joint(j).name for j in range(mj_model.njnt)][:8]}..., {found} matched, {len(missing)} missing); "
-            "is this trajectory for this robot?"
-        )
-    lengths = {len(c) for c in columns.values()}
-    if len(lengths) != 1:
-        raise ReferencePreparationError(f"{path}: joint arrays have different lengths {sorted(lengths)}")
-    length = lengths.pop()
-    qpos = np.tile(qpos0, (length, 1))
-    for j, col in columns.items():
-        adr = mj_model.jnt_qposadr[j]
-        qpos[:, adr:adr + (col.shape[1] if col.ndim == 2 else 1)] = col.reshape(length, -1)
-    return qpos, rate  # joints absent from the file (fewer than half) stay at qpos0
+            f"{path}: neither a 'qpos' array nor 'q_<joint>' arrays (keys: {sorted(arrays)[:10]})")
+    free_pose = None
+    if scene.root_kind == "free":  # a q_<free joint> array [T,7] places the root
+        root = next(j for j in range(m.njnt) if m.jnt_bodyid[j] == scene.root_body_id)
+        free_pose = arrays.pop(f"q_{m.joint(root).name}", None)
+    # joints absent from the file stay at the home pose, as long as at least as many match as are missing
+    missing = replay.missing_joints(scene, arrays)
+    found = sum(k.startswith("q_") for k in arrays) - len(replay.unknown_joints(scene, arrays))
+    try:
+        if found < len(missing):
+            raise replay.TrajectoryError(f"{found} joint(s) of robot {scene.name!r} matched, {len(missing)} missing")
+        return replay.trajectory_qpos(scene, arrays, allow_missing=True, free_pose=free_pose), rate
+    except replay.TrajectoryError as err:
+        raise ReferencePreparationError(
+            f"{path}: {err}; model joints: {[m.joint(j).name for j in range(m.njnt)][:8]}... "
+            "Is this trajectory for this robot?"
+        ) from err

@@ -187,7 +187,7 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
     gen_w = config.gen_width or config.width
     traj = traj_fps = None
     if config.trajectory:
-        traj, traj_fps = load_trajectory(config.trajectory, scene.mj_model, fps=config.trajectory_fps)
+        traj, traj_fps = load_trajectory(config.trajectory, scene, fps=config.trajectory_fps)
     trimmed = False
     if traj is not None and config.backend == "replay" and (config.trim_start_s > 0 or config.trim_end_s):
         # cut the trajectory before rendering (cheaper than rendering and trimming the video)

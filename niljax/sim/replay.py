@@ -7,7 +7,8 @@ Contract:
   through `joint_map` {trajectory joint -> model joint}). Every 1-dof robot joint (hinge/slide, including the
   LocoMuJoCo root slides/hinges) must be present unless `allow_missing=True` (then it stays at its home value).
   Free joints take their home value (a trajectory has no `q_` array for them) unless `free_pose` is given.
-  Trajectory joints the model does not have are ignored (listed by `unknown_joints`) unless `strict=True`.
+  Trajectory joints the model does not have are ignored (listed by `unknown_joints`) unless `strict=True`;
+  `missing_joints` lists the 1-dof robot joints the trajectory lacks.
 - `qpos_from_named_trajectory(scene, traj, frame) -> f64[nq]`: one frame.
 - `kinematic_data(scene, qpos[T, nq], impl="jax") -> mjx.Data` batched [T]: kinematics, com and cameras
   (`mjx.kinematics`, `com_pos`, `camlight`), enough for rendering from the `follow` camera; jittable in qpos.
@@ -33,6 +34,7 @@ __all__ = [
     "trajectory_qpos",
     "qpos_from_named_trajectory",
     "unknown_joints",
+    "missing_joints",
     "kinematic_data",
     "kinematic_poses",
     "TrajectoryError",
@@ -72,6 +74,14 @@ def unknown_joints(scene: RobotScene, traj: Mapping[str, np.ndarray],
     return sorted(k[2:] for k in traj if k.startswith("q_") and jm.get(k[2:], k[2:]) not in names)
 
 
+def missing_joints(scene: RobotScene, traj: Mapping[str, np.ndarray],
+                   joint_map: Mapping[str, str] | None = None) -> list[str]:
+    """1-dof robot joints (model names, in model order) that have no `q_` array in the trajectory."""
+    jm = joint_map or {}
+    have = {jm.get(k[2:], k[2:]) for k in traj if k.startswith("q_")}
+    return [n for n, _ in _one_dof_joints(scene) if n not in have]
+
+
 def trajectory_qpos(scene: RobotScene, traj: Mapping[str, np.ndarray], *, joint_map: Mapping[str, str] | None = None,
                     allow_missing: bool = False, strict: bool = False,
                     free_pose: np.ndarray | None = None) -> np.ndarray:
@@ -89,7 +99,7 @@ def trajectory_qpos(scene: RobotScene, traj: Mapping[str, np.ndarray], *, joint_
         raise TrajectoryError(f"`q_` arrays must all be 1-D of one length, got shapes {sorted(lengths)}")
     t = next(iter(lengths))[0]
     joints = _one_dof_joints(scene)
-    missing = [n for n, _ in joints if n not in q]
+    missing = missing_joints(scene, traj, jm)
     if missing and not allow_missing:
         raise TrajectoryError(
             f"trajectory lacks {len(missing)} joint(s) of robot {scene.name!r}: {missing}. Pass allow_missing=True "
