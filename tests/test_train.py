@@ -1,7 +1,6 @@
 """Stage 2 end to end on CPU: the compiled NIL iteration (toy arm, pure-JAX renderer, tiny encoders).
 
 - one trace of the training chunk across calls; checkpoint -> restore -> continue is bit-identical;
-- the envs sharded over the 2 forced CPU devices give the same metrics and learner as one device;
 - a SIGKILLed `niljax train` resumes from its last checkpoint and its metrics file stays valid;
 - learning: the trained policy's evaluation IoU beats the untrained one by a stated margin on 2 seeds, and
   does not when the reward is zeroed (so the test can fail).
@@ -22,47 +21,14 @@ import jax
 import numpy as np
 import pytest
 
-from niljax.encoders.factory import EncoderConfig
-from niljax.learner.bro import BROConfig
-from niljax.render import RenderConfig
 from niljax.reward import PenaltyScales, RewardConfig
-from niljax.train.config import TrainConfig
-from niljax.train.demo import make_replay_bundle
 from niljax.train.run import _checkpoint_manager, build_pipeline, restore_checkpoint, save_checkpoint
 
-RENDER = RenderConfig(height=32, width=32, backend="jax", background="plain", fovy=40.0)
-CLIP = 4
-
-
-def _target_pose(scene, num_frames: int) -> np.ndarray:
-    """A static pose far from home: the imitation target for the learning test (a bandit over phase)."""
-    qpos = np.repeat(scene.home_qpos[None], num_frames, axis=0)
-    qpos[:, scene.joint_qpos_adr] = np.array([-0.3, 0.95, 0.6])[: scene.nu]
-    return qpos
-
+from train_helpers import CLIP, make_static_bundle, small_config
 
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory) -> Path:
-    from niljax.robots import load_robot
-
-    scene = load_robot("toy_arm")
-    out = tmp_path_factory.mktemp("train") / "bundle"
-    return make_replay_bundle(out, "toy_arm", _target_pose(scene, 30), RENDER, EncoderConfig(kind="toy", clip_len=CLIP),
-                              CLIP, source="replay:test-static-pose", skill="posing")
-
-
-def small_config(bundle: Path, run_dir: Path, **overrides) -> TrainConfig:
-    learner = BROConfig(critic_width=64, critic_depth=1, actor_width=64, actor_depth=1, n_quantiles=16,
-                        batch_size=64, updates_per_iteration=4, random_steps=64, reset_steps=(),
-                        replay_capacity=10_000, discount=0.9, init_temperature=0.1)
-    base = TrainConfig(
-        reference=str(bundle), robot="toy_arm", run_dir=str(run_dir), num_envs=8, total_env_steps=64,
-        iterations_per_call=4, eval_every=0, checkpoint_every=0, eval_envs=2, progress=False, write_video=False,
-        render=RENDER, encoder=EncoderConfig(kind="toy", clip_len=CLIP),
-        reward=RewardConfig(clip_len=CLIP, penalty_scales=PenaltyScales(torso_tilt=0.0, foot_slip=0.0)),
-        learner=learner,
-    )
-    return dataclasses.replace(base, **overrides)
+    return make_static_bundle(tmp_path_factory.mktemp("train") / "bundle")
 
 
 def test_chunk_compiles_once_and_checkpoint_resume_is_exact(bundle_dir, tmp_path):
@@ -157,27 +123,3 @@ def test_learning_beats_untrained_and_zero_reward_does_not(bundle_dir, tmp_path)
         results[label] = gains
     assert all(g > margin for g in results["nil"]), results
     assert not any(g > margin for g in results["zero"]), results
-
-
-def test_sharded_chunk_matches_one_device(bundle_dir, tmp_path):
-    assert len(jax.devices()) == 2
-    runs = []
-    for shard in (False, True):
-        trainer = build_pipeline(small_config(bundle_dir, tmp_path / str(shard), shard=shard)).trainer
-        assert (trainer.mesh is not None) == shard
-        state = trainer.init(jax.random.PRNGKey(3))
-        metrics = []
-        for _ in range(3):
-            state, m = trainer.train_chunk(state)
-            metrics.append(jax.device_get(m))
-        if shard:  # the per-env leaves really are split: each device holds half of the envs
-            shards = state.env_state.obs.addressable_shards
-            assert len(shards) == 2 and all(sh.data.shape[0] == 4 for sh in shards)
-        runs.append((metrics, jax.device_get(state.learner.actor_params)))
-    (single_metrics, single_actor), (sharded_metrics, sharded_actor) = runs
-    assert single_metrics[-1]["learner/critic_loss"] != 0.0  # updates ran in the compared chunks
-    for single, sharded in zip(single_metrics, sharded_metrics):
-        for key, value in single.items():
-            np.testing.assert_allclose(sharded[key], value, rtol=2e-3, atol=1e-4, err_msg=key)
-    for a, b in zip(jax.tree.leaves(single_actor), jax.tree.leaves(sharded_actor)):
-        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)

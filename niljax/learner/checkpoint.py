@@ -80,7 +80,10 @@ def restore_checkpoint(directory: str | Path, like: LoopState) -> LoopState:
 
 
 def export_policy(directory: str | Path, learner: bro.LearnerState, seed_index: int = 0) -> Path:
-    """Write the deterministic conservative policy of one seed (params + policy.json)."""
+    """Write the deterministic conservative policy of one seed (params + policy.json).
+
+    Multi-process runs: call it on every process (orbax writes collectively); only process 0 writes policy.json.
+    """
     directory = Path(directory).absolute()
     params = learner.actor_params
     if learner.step.ndim == 1:  # stacked over seeds
@@ -89,9 +92,12 @@ def export_policy(directory: str | Path, learner: bro.LearnerState, seed_index: 
             raise IndexError(f"seed_index {seed_index} out of range for {num_seeds} seeds")
         params = jax.tree.map(lambda x: x[seed_index], params)
     directory.mkdir(parents=True, exist_ok=True)
+    # In a multi-process run every process calls this (orbax saves collectively); process 0 writes the JSON.
     ckptr = ocp.StandardCheckpointer()
     ckptr.save(directory / "actor_params", params, force=True)
     ckptr.wait_until_finished()
+    if jax.process_index() != 0:
+        return directory
     cfg = learner.config
     info = {
         "format": POLICY_FORMAT,

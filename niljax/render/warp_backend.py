@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
@@ -115,9 +116,9 @@ class WarpRenderer:
         self.mj_model = mj_model
         self.num_envs, self.height, self.width, self.cam_id = num_envs, height, width, cam_id
         self.render_rgb = render_rgb
-        self.mx = mjx.put_model(mj_model, impl="warp")
+        self.mx = mjx.put_model(mj_model, impl="warp", device=jax.local_devices()[0])
         self.rc = render_context(mj_model, num_envs, height, width, cam_id, render_rgb, background_color)
-        self.template = mjx.make_data(mj_model, impl="warp", naconmax=1, njmax=1)
+        self.template = mjx.make_data(mj_model, impl="warp", naconmax=1, njmax=1, device=jax.local_devices()[0])
 
     def _warp_data(self, d: mjx.Data) -> mjx.Data:
         n = self.num_envs

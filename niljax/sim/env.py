@@ -131,7 +131,9 @@ class NilEnv:
         self.scene, self.config = scene, config
         spec, m = scene.spec, scene.mj_model
         self.mj_model = m
-        self.mjx_model = mjx.put_model(m, impl=config.impl)
+        # This process's own device: MJX's default is jax.devices()[0], which belongs to process 0 in a
+        # multi-process run (and would be baked into every other process's programs).
+        self.mjx_model = mjx.put_model(m, impl=config.impl, device=jax.local_devices()[0])
         self.nu = scene.nu
         self.n_substeps = scene.n_substeps
         self.dt = scene.control_dt
@@ -238,8 +240,8 @@ class NilEnv:
             kw = {"naconmax": self.config.naconmax or 16384}
             if self.config.njmax:
                 kw["njmax"] = self.config.njmax
-            return mjx.make_data(self.mj_model, impl="warp", **kw)
-        return mjx.make_data(self.mjx_model)
+            return mjx.make_data(self.mj_model, impl="warp", device=jax.local_devices()[0], **kw)
+        return mjx.make_data(self.mjx_model, device=jax.local_devices()[0])
 
     # ------------------------------------------------------------------ API
     def reset(self, rng: jax.Array) -> State:

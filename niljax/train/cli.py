@@ -35,9 +35,9 @@ def train_main(argv: list[str]) -> int:
     try:
         config = tyro.cli(TrainConfig, args=argv, default=base, prog="niljax train")
         if config.distributed:
-            import jax
+            from niljax.train.run import init_distributed
 
-            jax.distributed.initialize()  # coordinator/process ids from the usual JAX/SLURM variables
+            init_distributed()  # cluster auto-detection, or JAX_COORDINATOR_ADDRESS / _NUM_PROCESSES / _PROCESS_ID
         run_dir = train(config)
     except (ValueError, FileNotFoundError, RunConfigMismatch, RobotNotFoundError) as err:
         # bad bundle / robot / weights / config: one clear line, nothing already written is touched

@@ -40,7 +40,7 @@ class TrainConfig:
     write_video: bool = True
     progress: bool = True
     shard: bool = False  # split the envs over all devices (num_envs must be a multiple of their count)
-    distributed: bool = False  # call jax.distributed.initialize() first (multi-host; untested here)
+    distributed: bool = False  # several processes: jax.distributed.initialize() first (see run.init_distributed)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)

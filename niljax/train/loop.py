@@ -24,8 +24,8 @@ counters, episode accumulators); it is what checkpoints save.
 
 Sharding: with `mesh` (axis "data"), the env axis of every per-env leaf is split over the devices (physics,
 rendering and the reward run data-parallel); learner, replay and counters are replicated, so every device runs
-the same updates on the same sampled batch. Works across hosts after `jax.distributed.initialize()` with a
-mesh over `jax.devices()`.
+the same updates on the same sampled batch. Across processes (after `jax.distributed.initialize()`, mesh
+over the global `jax.devices()`) the same holds; tested with 2 CPU processes of 1 device each.
 
 Evaluation (`evaluate`): a jitted `lax.scan` over one reference length with the deterministic conservative
 actor from reference index 0, returning per-episode sums of the NIL reward and its parts, mean IoU, the two
@@ -40,6 +40,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -97,6 +98,11 @@ class NilTrainer:
                                  "sharded over")
             self._shardings = self._state_shardings(jax.eval_shape(self._init_impl, jax.random.PRNGKey(0)))
             replicated = NamedSharding(self.mesh, P())
+            # Reference and encoder params become global replicated arrays (over several processes a
+            # process-local array cannot enter a program that spans every process's devices).
+            self.reference, self.encoder = jax.tree.map(
+                lambda x: jax.make_array_from_callback(x.shape, replicated, lambda idx, x=np.asarray(x): x[idx]),
+                (self.reference, self.encoder))
             self._train_chunk = jax.jit(self._train_chunk_impl, donate_argnums=0,
                                         in_shardings=(self._shardings, replicated),
                                         out_shardings=(self._shardings, replicated))

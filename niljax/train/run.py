@@ -11,6 +11,10 @@
     run_dir/rollout.mp4        final evaluation: agent | reference side by side, robot mask overlaid
     run_dir/summary.json       evaluation before training and at the end
 
+Several processes (`jax.distributed`, see `init_distributed`): every process runs this same function on the
+same run folder (a shared filesystem); all of them take part in the compiled chunks, evaluations and orbax
+checkpoints, and only process 0 writes the config, logs, plots, summary, policy and video.
+
 Resume: if `run_dir/checkpoints` holds a checkpoint, the state is restored from the latest one and
 `metrics.jsonl` is cut back to that step; everything after it is recomputed identically (the RNG is part
 of the state). What can recompile: nothing after the first chunk (one trace of the chunk, one of evaluation).
@@ -82,7 +86,7 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
     eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
     mesh = None
-    if config.shard and jax.device_count() > 1:
+    if (config.shard or jax.process_count() > 1) and jax.device_count() > 1:  # several processes always shard
         mesh = jax.sharding.Mesh(np.array(jax.devices()), ("data",))
     trainer = NilTrainer(
         mesh=mesh, env=env, eval_env=eval_env, renderer=renderer, eval_renderer=eval_renderer, reference=bundle.to_device(), encoder=encoder,
@@ -99,13 +103,32 @@ def _comparable(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
+def init_distributed() -> None:
+    """`jax.distributed.initialize()` for a multi-process run; call before any other JAX work.
+
+    Cluster environments JAX knows (SLURM, Open MPI, Cloud TPU, ...) are detected. Elsewhere set
+    `JAX_COORDINATOR_ADDRESS=host:port`, `JAX_NUM_PROCESSES` and `JAX_PROCESS_ID` on every process. CPU
+    processes talk through gloo (set here; it does not affect GPU/TPU collectives).
+    """
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    num_processes = os.environ.get("JAX_NUM_PROCESSES")
+    process_id = os.environ.get("JAX_PROCESS_ID")
+    jax.distributed.initialize(num_processes=int(num_processes) if num_processes else None,
+                               process_id=int(process_id) if process_id else None)
+
+
 def _prepare_run_dir(config: TrainConfig) -> TrainConfig:
+    """Resolve the run folder; process 0 checks an existing config.json against this one and writes it."""
+    if not config.run_dir and jax.process_count() > 1:
+        raise ValueError("a run over several processes needs an explicit --run-dir (a folder they all share)")
     run_dir = config.run_dir or os.path.join("runs", f"{config.robot or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
     # Absolute reference path: `niljax evaluate RUN_DIR` and resumes work from any working directory.
     reference = str(Path(config.reference).resolve()) if config.reference else config.reference
     config = dataclasses.replace(config, run_dir=run_dir, reference=reference)
     path = Path(run_dir)
     saved = path / "config.json"
+    if jax.process_index() != 0:
+        return config
     if saved.exists():
         previous = json.loads(saved.read_text())
         if _comparable(previous) != _comparable(json.loads(json.dumps(config.to_dict(), default=list))):
@@ -160,10 +183,13 @@ def restore_checkpoint(manager: Any, abstract_state: Any, step: int | None = Non
 
 def export_policy(path: Path, pipeline: Pipeline, learner: Any) -> Path:
     """The learner's policy export (actor params + policy.json, rebuilt by `niljax.learner.checkpoint.load_policy`
-    without training code) plus `nil.json`: which robot and observation layout the policy expects."""
+    without training code) plus `nil.json`: which robot and observation layout the policy expects.
+    Every process of a multi-process run calls it; process 0 writes the JSON files."""
     from niljax.learner.checkpoint import export_policy as export_actor
 
-    export_actor(path, learner)
+    export_actor(path, learner)  # collective over processes
+    if jax.process_index() != 0:
+        return path
     info = {
         "robot": pipeline.scene.name,
         "obs_dim": pipeline.trainer.obs_dim,
@@ -227,30 +253,36 @@ def train(config: TrainConfig) -> Path:
 
     config = _prepare_run_dir(config)
     run_dir = Path(config.run_dir)
+    primary = jax.process_index() == 0
     pipeline = build_pipeline(config)
     trainer = pipeline.trainer
-    logger = RunLogger(run_dir)
+    logger = RunLogger(run_dir, enabled=primary)
     manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
     summary_path = run_dir / "summary.json"
     summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+
+    def write_summary() -> None:
+        if primary:
+            summary_path.write_text(json.dumps(summary, indent=2) + "\n")
 
     rng = jax.random.PRNGKey(config.seed)
     if manager.latest_step() is not None:
         abstract = jax.eval_shape(trainer.init, rng)
         state = restore_checkpoint(manager, abstract, shardings=trainer.state_shardings)
-        logger.metrics.repair(int(state.env_steps))
-        print(f"[niljax] resumed {run_dir} from env step {int(state.env_steps)}")
+        logger.repair(int(state.env_steps))
+        if primary:
+            print(f"[niljax] resumed {run_dir} from env step {int(state.env_steps)}")
     else:
-        logger.metrics.repair(-1)  # a run without a checkpoint starts its log afresh
+        logger.repair(-1)  # a run without a checkpoint starts its log afresh
         state = trainer.init(rng)
         before, _ = evaluate_and_log(pipeline, state, logger)
         summary["before"] = before
-        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+        write_summary()
         save_checkpoint(manager, state)
 
     per_call = config.env_steps_per_call
     total = int(math.ceil(config.total_env_steps / per_call) * per_call)
-    bar = tqdm(total=total, initial=int(state.env_steps), unit="env-step", disable=not config.progress,
+    bar = tqdm(total=total, initial=int(state.env_steps), unit="env-step", disable=not (config.progress and primary),
                dynamic_ncols=True, desc=f"train {pipeline.scene.name}")
     clock = Throughput()
     next_eval = _next_multiple(int(state.env_steps), config.eval_every)
@@ -279,10 +311,12 @@ def train(config: TrainConfig) -> Path:
     summary["after"] = after
     summary["env_steps"] = int(state.env_steps)
     summary["trace_count"] = trainer.trace_count
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    summary["processes"] = jax.process_count()
+    summary["devices"] = jax.device_count()
+    write_summary()
     logger.plot(CURVE_KEYS)
-    export_policy(run_dir / "policy", pipeline, state.learner)
-    if config.write_video:
+    export_policy(run_dir / "policy", pipeline, state.learner)  # every process: orbax saves collectively
+    if config.write_video and primary:
         write_side_by_side_video(
             run_dir / "rollout.mp4", result["frames"], result["masks"], pipeline.bundle.frames[1:],
             pipeline.bundle.masks[1:], fps=int(round(pipeline.bundle.metadata.control_rate_hz)) // 2 or 25)

@@ -96,17 +96,27 @@ class MetricsLog:
 class RunLogger:
     """JSONL + TensorBoard + curve PNG for one run folder. Use as `logger.log(step, metrics)`."""
 
-    def __init__(self, run_dir: str | os.PathLike[str], *, tensorboard: bool = True):
+    def __init__(self, run_dir: str | os.PathLike[str], *, tensorboard: bool = True, enabled: bool = True):
+        # enabled=False (every process but the first of a multi-process run): log/plot/repair write nothing.
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.enabled = enabled
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
         self._tb = None
+        if not enabled:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         if tensorboard:
             from tensorboardX import SummaryWriter
 
             self._tb = SummaryWriter(str(self.run_dir / "tb"))
 
+    def repair(self, max_step: int | None) -> int:
+        """`MetricsLog.repair` when enabled (see there); 0 otherwise."""
+        return self.metrics.repair(max_step) if self.enabled else 0
+
     def log(self, step: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
+        if not self.enabled:
+            return scalarize(metrics)
         record = self.metrics.write(step, metrics)
         if self._tb is not None:
             for key, value in record.items():
@@ -117,6 +127,8 @@ class RunLogger:
 
     def plot(self, keys: Iterable[str], filename: str = "curves.png") -> Path | None:
         """Plot the given metric keys against env steps into `run_dir/filename`. None if nothing to plot."""
+        if not self.enabled:
+            return None
         return plot_curves(self.metrics.read(), keys, self.run_dir / filename)
 
     def close(self) -> None:
