@@ -132,33 +132,64 @@ def test_compiles_once(rollouts, request):
     assert r.fn._cache_size() == 1
 
 
+HORIZON, MAX_START = 12, 8
+
+
 @pytest.fixture(scope="module")
 def toy():
     scene = load_robot("toy_arm")
-    env = NilEnv(scene, EnvConfig(horizon=5, random_start=True, max_start=50, obs_time_index=True))
+    env = NilEnv(scene, EnvConfig(horizon=HORIZON, random_start=True, max_start=MAX_START, obs_time_index=True))
     return BatchedEnv(env, 4)
 
 
-def test_auto_reset_truncation_and_time_index(toy):
+def test_auto_reset_truncation_at_reference_end(toy):
+    """Random starts: each env is truncated when its time index reaches `horizon` (the reference's end), so
+    an env starting at t0 runs HORIZON - t0 steps; it then resets to the home pose with a fresh start index."""
     s = toy.reset(jax.random.PRNGKey(0))
     t0 = np.asarray(s.info["time_index"])
-    assert np.all((t0 >= 0) & (t0 < 50)) and len(set(t0.tolist())) > 1
+    assert np.all((t0 >= 0) & (t0 < MAX_START)) and len(set(t0.tolist())) > 1
     a = jnp.full((4, toy.env.nu), 0.5)
-    for i in range(1, 5):
+    ended = np.zeros(4, bool)
+    for i in range(1, HORIZON - int(t0.min()) + 1):
         s = toy.step(s, a)
-        np.testing.assert_array_equal(s.info["time_index"], t0 + i)
-        assert float(s.done.max()) == 0.0
-    before = np.asarray(s.data.qpos)
-    s = toy.step(s, a)  # 5th step: horizon reached -> truncation, done visible, state reset
-    np.testing.assert_array_equal(s.done, 1.0)
-    np.testing.assert_array_equal(s.info["truncation"], 1.0)
-    np.testing.assert_array_equal(s.info["step_count"], 0)
-    np.testing.assert_allclose(s.data.qpos, np.broadcast_to(toy.env.scene.home_qpos, before.shape), atol=1e-5)
-    assert not np.allclose(s.info["final_obs"], s.obs)  # the pre-reset observation is kept for bootstrapping
-    np.testing.assert_array_equal(s.info["prev_action"], 0.0)
-    s = toy.step(s, a)
-    assert float(s.done.max()) == 0.0 and np.all(s.info["step_count"] == 1)
+        ends_now = (t0 + i == HORIZON) & ~ended
+        done = np.asarray(s.done) > 0
+        np.testing.assert_array_equal(done[~ended], ends_now[~ended], err_msg=f"step {i}")
+        running = ~ended & ~ends_now
+        np.testing.assert_array_equal(np.asarray(s.info["time_index"])[running], (t0 + i)[running])
+        if ends_now.any():
+            np.testing.assert_array_equal(np.asarray(s.info["truncation"])[ends_now], 1.0)
+            np.testing.assert_array_equal(np.asarray(s.info["step_count"])[ends_now], 0)
+            qpos = np.asarray(s.data.qpos)[ends_now]
+            np.testing.assert_allclose(qpos, np.broadcast_to(toy.env.scene.home_qpos, qpos.shape), atol=1e-5)
+            # the pre-reset observation is kept for bootstrapping
+            assert not np.allclose(np.asarray(s.info["final_obs"])[ends_now], np.asarray(s.obs)[ends_now])
+            np.testing.assert_array_equal(np.asarray(s.info["prev_action"])[ends_now], 0.0)
+            restart = np.asarray(s.info["time_index"])[ends_now]
+            assert np.all((restart >= 0) & (restart < MAX_START))
+        ended |= ends_now
+    assert ended.all()
     assert toy.env.trace_counts["step"] == 1
+
+
+def test_auto_reset_draws_fresh_reset_noise():
+    """With reset_noise, every auto-reset starts from a newly drawn noisy home pose (not the first one again)."""
+    scene = load_robot("toy_arm")
+    noise = 0.2
+    env = BatchedEnv(NilEnv(scene, EnvConfig(horizon=2, reset_noise=noise)), 4)
+    s = env.reset(jax.random.PRNGKey(0))
+    qadr = np.asarray(scene.joint_qpos_adr)
+    starts = [np.asarray(s.data.qpos)[:, qadr]]
+    a = jnp.zeros((4, env.env.nu))
+    for _ in range(3):  # three episodes of 2 steps: each ends in a truncation and an auto-reset
+        s = env.step(env.step(s, a), a)
+        np.testing.assert_array_equal(s.done, 1.0)
+        starts.append(np.asarray(s.data.qpos)[:, qadr])
+    home = np.asarray(scene.home_qpos)[qadr]
+    for q in starts:
+        assert np.all(np.abs(q - home) <= noise + 1e-6)
+    for earlier, later in zip(starts, starts[1:]):
+        assert np.all(np.abs(later - earlier).max(axis=1) > 1e-3)  # every env got a new pose
 
 
 def test_nan_actions_are_zeroed_and_counted(toy):

@@ -15,7 +15,7 @@ Contract (one env; batch with `jax.vmap` or `BatchedEnv`):
   walking metrics (`walk_locomujoco`, `walk_humanoidbench`), `nan_actions`, `fell`, `diverged`, `root_vel_x`.
 - Termination (`done`=1, `info["truncation"]`=0): fall (root below `fall.min_root_height` or torso tilt above
   `fall.max_tilt_deg`) or non-finite physics state. Truncation (`done`=1, `info["truncation"]`=1): the
-  episode reached `horizon` control steps. The learner bootstraps on truncation only.
+  time index reached `horizon` (the reference's end; `horizon` control steps when the episode started at 0). The learner bootstraps on truncation only.
 - `info`: `time_index` int32 (reference frame index: start index at reset, +1 per step), `step_count` int32,
   `truncation` f32, `rng` key, `prev_action` f32[nu], `final_obs` f32[obs_dim] (the observation before any
   auto-reset: use it for bootstrapping), `first_data` (the mjx.Data after reset, used by auto-reset).
@@ -47,8 +47,8 @@ __all__ = ["EnvConfig", "NilEnv", "State", "PhysicsQuantities", "BatchedEnv", "c
 class EnvConfig:
     """Static env settings (hashable; a change recompiles).
 
-    impl: MJX backend, "jax" or "warp". horizon: control steps before truncation (the training loop sets it to
-    the reference length). random_start / max_start: reset's `time_index` is 0, or uniform in [0, max_start).
+    impl: MJX backend, "jax" or "warp". horizon: the time index at which episodes are truncated (the training
+    loop sets it to the last reference index; with start index 0 it is the episode length in control steps). random_start / max_start: reset's `time_index` is 0, or uniform in [0, max_start).
     obs_time_index: append time_index / horizon to the observation. reset_noise: uniform joint-position noise
     (rad) at reset. contact_threshold: a foot is in contact when its lowest floor-colliding geom point is
     below this height (m). terminate_on_fall: end episodes on a fall (ignored for fixed-base robots).
@@ -248,13 +248,7 @@ class NilEnv:
         """Reset one env to the home pose (plus `reset_noise`); time_index = start index."""
         self.trace_counts["reset"] += 1
         rng, k_noise, k_start = jax.random.split(rng, 3)
-        qpos = jnp.asarray(self._home_qpos)
-        if self.config.reset_noise > 0:
-            noise = jax.random.uniform(k_noise, (self.nu,), minval=-1.0, maxval=1.0) * self.config.reset_noise
-            qpos = qpos.at[self._qadr].add(noise)
-        data = self._make_data()
-        data = data.replace(qpos=qpos, qvel=jnp.zeros_like(data.qvel), ctrl=jnp.asarray(self._home_ctrl))
-        data = mjx.forward(self._model(), data)
+        data = self._posed_data(self._make_data(), k_noise)
         start = self._start_index(k_start)
         zero = jnp.zeros(self.nu, jnp.float32)
         phys = self.physics_quantities(data, zero, zero)
@@ -264,6 +258,15 @@ class NilEnv:
         metrics = self._metrics(phys, jnp.int32(0), jnp.bool_(False), jnp.bool_(False))
         return State(data=data, obs=obs, reward=jnp.float32(0.0), done=jnp.float32(0.0), metrics=metrics,
                      info=info, physics=phys)
+
+    def _posed_data(self, data: Any, key: jax.Array) -> Any:
+        """`data` at the home pose (+ uniform `reset_noise` on the actuated joints), at rest, forward-computed."""
+        qpos = jnp.asarray(self._home_qpos)
+        if self.config.reset_noise > 0:
+            noise = jax.random.uniform(key, (self.nu,), minval=-1.0, maxval=1.0) * self.config.reset_noise
+            qpos = qpos.at[self._qadr].add(noise)
+        data = data.replace(qpos=qpos, qvel=jnp.zeros_like(data.qvel), ctrl=jnp.asarray(self._home_ctrl))
+        return mjx.forward(self._model(), data)
 
     def _start_index(self, key: jax.Array) -> jax.Array:
         if self.config.random_start:
@@ -298,8 +301,10 @@ class NilEnv:
             fell = (phys.root_pos[2] < self.min_root_height) | (phys.torso_tilt > self.max_tilt)
         terminated = fell | diverged
         step_count = state.info["step_count"] + 1
-        truncated = (step_count >= self.config.horizon) & ~terminated
         time_index = state.info["time_index"] + 1
+        # Truncate at the reference's end: time_index starts at the reset's start index, so an episode that
+        # starts at a random offset ends where the reference ends (not `horizon` steps later, past its end).
+        truncated = (time_index >= self.config.horizon) & ~terminated
         obs = self._obs(data, phys, time_index)
         obs = jnp.where(diverged, jnp.zeros_like(obs), obs)  # never hand NaNs to the learner
         info = dict(state.info, time_index=time_index, step_count=step_count,
@@ -308,10 +313,18 @@ class NilEnv:
                      metrics=self._metrics(phys, nan_count, fell, diverged), info=info, physics=phys)
 
     def reset_done(self, state: State) -> State:
-        """Auto-reset one env where `done`: restore the reset physics (`info["first_data"]`), a fresh start
-        index, zero prev_action. `done`, `truncation`, `metrics` and `final_obs` keep the finished step's values."""
-        rng, k_start = jax.random.split(state.info["rng"])
+        """Auto-reset one env where `done`: the reset physics, a fresh start index, zero prev_action. `done`,
+        `truncation`, `metrics` and `final_obs` keep the finished step's values.
+
+        The reset physics is the stored `info["first_data"]` (no extra work) when `reset_noise` is 0; with
+        noise, a freshly drawn noisy home pose, which costs one `mjx.forward` per env per call (computed for
+        every env under vmap, kept where done)."""
         first = state.info["first_data"]
+        if self.config.reset_noise > 0:
+            rng, k_start, k_noise = jax.random.split(state.info["rng"], 3)
+            first = self._posed_data(first, k_noise)
+        else:
+            rng, k_start = jax.random.split(state.info["rng"])
         zero = jnp.zeros(self.nu, jnp.float32)
         start = self._start_index(k_start)
         phys0 = self.physics_quantities(first, zero, zero)

@@ -36,6 +36,7 @@ class TrainConfig:
     checkpoint_every: int = 10_000  # env steps between checkpoints (0 = only at the end)
     keep_checkpoints: int = 3
     random_start: bool = False  # episodes start at a random reference index (else 0)
+    reset_noise: float = 0.0  # uniform joint-position noise (rad) at every training reset; evaluation uses none
     observe_time: bool = True  # the policy sees the reference phase t / T
     write_video: bool = True
     progress: bool = True
@@ -55,6 +56,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"TrainConfig.{name} must be a non-negative int, got {value!r}")
+        if not self.reset_noise >= 0.0:
+            raise ValueError(f"TrainConfig.reset_noise must be >= 0, got {self.reset_noise!r}")
         if self.learner.batch_size > self.learner.replay_capacity:
             raise ValueError("TrainConfig.learner.batch_size exceeds learner.replay_capacity")
 

@@ -80,9 +80,12 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     scene = load_robot(robot, mjcf_path=config.mjcf, plain_background=config.render.background == "plain")
     num_frames = bundle.frames.shape[0]
     env_config = EnvConfig(horizon=num_frames - 1, random_start=config.random_start,
-                           max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time)
+                           max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time,
+                           reset_noise=config.reset_noise)
     env = NilEnv(scene, env_config)
-    eval_env = NilEnv(scene, dataclasses.replace(env_config, random_start=False)) if config.random_start else env
+    # Evaluation is deterministic: reference index 0, the exact home pose.
+    eval_config = dataclasses.replace(env_config, random_start=False, reset_noise=0.0)
+    eval_env = env if eval_config == env_config else NilEnv(scene, eval_config)
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
     eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
     mesh = None
