@@ -86,12 +86,15 @@ def main() -> None:
                        first_call_s=compile_s, updates_per_iteration=args.updates)
             print(json.dumps(row), flush=True)
             results.append(row)
+    # Side by side, same run: how much the video term (TimeSformer on every env's clip) costs at each N.
+    rate = {(r["num_envs"], r["video_term"]): r["env_steps_per_s"] for r in results}
+    ratios = {str(n): rate[(n, False)] / rate[(n, True)] for n, v in rate if v and (n, False) in rate}
     out = Path(__file__).parent / "results" / f"train_{device}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(benchmark="nil-train-iteration", device=device, robot=args.robot, render=dataclasses.asdict(render),
                    encoder=dataclasses.asdict(encoder), iterations_per_chunk=args.iterations,
                    jax=jax.__version__, python=platform.python_version(), loadavg_1m=os.getloadavg()[0],
-                   results=results)
+                   results=results, no_video_over_video_speed=ratios)
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {out}")
 
