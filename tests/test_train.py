@@ -123,3 +123,23 @@ def test_learning_beats_untrained_and_zero_reward_does_not(bundle_dir, tmp_path)
         results[label] = gains
     assert all(g > margin for g in results["nil"]), results
     assert not any(g > margin for g in results["zero"]), results
+
+
+def test_run_folder_refuses_a_different_config_and_accepts_an_older_one(tmp_path):
+    """Restarting in a run folder: a changed setting is refused without touching the folder; budget changes and
+    a config.json written before a field existed (compared at that field's default) are accepted."""
+    import dataclasses as dc
+
+    from niljax.train.run import RunConfigMismatch, _prepare_run_dir
+
+    config = small_config(tmp_path / "bundle", tmp_path / "run")
+    _prepare_run_dir(config)
+    saved = tmp_path / "run" / "config.json"
+    raw = json.loads(saved.read_text())
+    raw.pop("reset_noise")  # as written by a version without this field
+    saved.write_text(json.dumps(raw))
+    _prepare_run_dir(dc.replace(config, total_env_steps=10 * config.total_env_steps))
+    before = saved.read_text()
+    with pytest.raises(RunConfigMismatch, match="different config"):
+        _prepare_run_dir(dc.replace(config, num_envs=16))
+    assert saved.read_text() == before

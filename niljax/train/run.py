@@ -133,8 +133,10 @@ def _prepare_run_dir(config: TrainConfig) -> TrainConfig:
     if jax.process_index() != 0:
         return config
     if saved.exists():
-        previous = json.loads(saved.read_text())
-        if _comparable(previous) != _comparable(json.loads(json.dumps(config.to_dict(), default=list))):
+        # Round-trip through TrainConfig so fields added since that run was started compare at their defaults.
+        previous = TrainConfig.from_dict(json.loads(saved.read_text())).to_dict()
+        as_json = lambda d: json.loads(json.dumps(d, default=list))  # noqa: E731  (tuples -> lists)
+        if _comparable(as_json(previous)) != _comparable(as_json(config.to_dict())):
             raise RunConfigMismatch(
                 f"{saved} was written by a run with a different config; use a new --run-dir, or the same "
                 "settings (only total_env_steps, eval/checkpoint cadence, progress and video may change)")
