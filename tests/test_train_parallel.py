@@ -2,7 +2,8 @@
 
 - sharded over the 2 forced CPU devices of this process: same chunk metrics and actor parameters after 3 chunks;
 - `niljax train --distributed` as 2 processes of 1 CPU device each (jax.distributed, gloo): both exit 0, the run
-  folder is written once (by process 0), and its logged chunk metrics equal the one-device run's.
+  folder is written once (by process 0), and its logged chunk metrics equal the one-device run's;
+- (slow) both processes SIGKILLed after a checkpoint and relaunched: they resume from it and finish.
 The one-device run is computed once for the module.
 """
 
@@ -72,22 +73,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_with_jax_distributed_match_one_device(bundle_dir, tmp_path, one_device):
-    run_dir = tmp_path / "run"
-    steps = CHUNKS * 32
-    config = small_config(bundle_dir, run_dir, seed=SEED, total_env_steps=steps, checkpoint_every=64,
-                          shard=True, distributed=True)
-    config.save(tmp_path / "config.json")
+def _launch_two_processes(config_path: Path, log_prefix: Path) -> list[subprocess.Popen]:
+    """`niljax train --config config_path` as 2 jax.distributed processes of 1 CPU device each."""
     port = _free_port()
     procs = []
     for process_id in range(2):
         env = dict(os.environ, JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
                    JAX_PROCESS_ID=str(process_id), PYTHONUNBUFFERED="1",
                    XLA_FLAGS="--xla_force_host_platform_device_count=1")  # 1 device per process, 2 in all
-        log = open(tmp_path / f"process{process_id}.log", "w")
-        procs.append(subprocess.Popen([sys.executable, "-m", "niljax.cli", "train", "--config",
-                                       str(tmp_path / "config.json")], env=env, stdout=log, stderr=subprocess.STDOUT))
-    deadline = time.time() + 540
+        log = open(f"{log_prefix}{process_id}.log", "w")
+        procs.append(subprocess.Popen([sys.executable, "-m", "niljax.cli", "train", "--config", str(config_path)],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+    return procs
+
+
+def _wait_all(procs: list[subprocess.Popen], log_prefix: Path, timeout: float = 540) -> list[str]:
+    deadline = time.time() + timeout
     try:
         for proc in procs:
             proc.wait(timeout=max(deadline - time.time(), 1))
@@ -95,8 +96,18 @@ def test_two_processes_with_jax_distributed_match_one_device(bundle_dir, tmp_pat
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-    logs = [(tmp_path / f"process{i}.log").read_text() for i in range(2)]
-    assert [p.returncode for p in procs] == [0, 0], "\n\n".join(log[-3000:] for log in logs)
+    logs = [Path(f"{log_prefix}{i}.log").read_text() for i in range(len(procs))]
+    assert [p.returncode for p in procs] == [0] * len(procs), "\n\n".join(log[-3000:] for log in logs)
+    return logs
+
+
+def test_two_processes_with_jax_distributed_match_one_device(bundle_dir, tmp_path, one_device):
+    run_dir = tmp_path / "run"
+    steps = CHUNKS * 32
+    config = small_config(bundle_dir, run_dir, seed=SEED, total_env_steps=steps, checkpoint_every=64,
+                          shard=True, distributed=True)
+    config.save(tmp_path / "config.json")
+    _wait_all(_launch_two_processes(tmp_path / "config.json", tmp_path / "process"), tmp_path / "process")
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["devices"] == 2 and summary["env_steps"] == steps
@@ -108,3 +119,37 @@ def test_two_processes_with_jax_distributed_match_one_device(bundle_dir, tmp_pat
     for single, logged in zip(one_device[0], train_records):
         for key, value in chunk_summary(single).items():
             np.testing.assert_allclose(logged[key], value, rtol=2e-3, atol=1e-4, err_msg=key)
+
+
+@pytest.mark.slow
+def test_two_processes_resume_after_sigkill(bundle_dir, tmp_path):
+    """Both processes SIGKILLed after a checkpoint, relaunched: they resume from it and finish; the metrics
+    file stays valid (each train step once, in order). About 3 min on 2 cores."""
+    import signal
+
+    run_dir = tmp_path / "run"
+    config = small_config(bundle_dir, run_dir, seed=SEED, total_env_steps=3200, checkpoint_every=320,
+                          shard=True, distributed=True)
+    config.save(tmp_path / "config.json")
+    procs = _launch_two_processes(tmp_path / "config.json", tmp_path / "first")
+    checkpoints = run_dir / "checkpoints"
+    deadline = time.time() + 400
+    while time.time() < deadline and all(p.poll() is None for p in procs):
+        steps = [int(p.name) for p in checkpoints.iterdir() if p.name.isdigit()] if checkpoints.exists() else []
+        if any(s >= 960 for s in steps):
+            break
+        time.sleep(0.3)
+    assert all(p.poll() is None for p in procs), "a process ended before the kill"
+    for proc in procs:
+        proc.send_signal(signal.SIGKILL)
+    for proc in procs:
+        proc.wait()
+    saved = max(int(p.name) for p in checkpoints.iterdir() if p.name.isdigit())
+    assert 960 <= saved < 3200
+
+    logs = _wait_all(_launch_two_processes(tmp_path / "config.json", tmp_path / "second"), tmp_path / "second")
+    assert f"resumed {run_dir} from env step {saved}" in logs[0]
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    train_steps = [r["step"] for r in records if "reward/total" in r]
+    assert train_steps == list(range(32, 3201, 32))
+    assert json.loads((run_dir / "summary.json").read_text())["env_steps"] == 3200
