@@ -189,3 +189,41 @@ def test_import_does_not_pull_torch():
             "print('torch' in sys.modules, 'diffusers' in sys.modules, 'sam2' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "False"]
+
+
+def _toy_arm_walk(rate: float, seconds: float = 2.0) -> dict[str, np.ndarray]:
+    """q_/dq_ arrays for the toy arm's joints, sampled at `rate` Hz (dq in rad/s)."""
+    from niljax.robots import load_robot
+
+    scene = load_robot("toy_arm")
+    t = np.arange(int(seconds * rate)) / rate
+    out = {}
+    for i, name in enumerate(scene.joint_names):
+        w = 2.0 + i
+        out[f"q_{name}"] = 0.3 * np.sin(w * t + i)
+        out[f"dq_{name}"] = 0.3 * w * np.cos(w * t + i)
+    return out
+
+
+def test_implied_sample_rate_and_mislabelled_rate_warning(tmp_path):
+    """The velocities give the true rate back; a file read at another rate warns and says what to pass."""
+    import warnings
+
+    from niljax.reference.first_frame import TrajectoryRateWarning, load_trajectory
+    from niljax.robots import load_robot
+    from niljax.sim.replay import implied_sample_rate
+
+    for rate in (50.0, 100.0, 500.0):
+        assert implied_sample_rate(_toy_arm_walk(rate)) == pytest.approx(rate, rel=0.02)
+    assert implied_sample_rate({"q_a": np.zeros(50), "dq_a": np.zeros(50)}) is None  # nothing moves
+    assert implied_sample_rate({"q_a": np.linspace(0, 1, 50)}) is None  # no velocities
+
+    scene = load_robot("toy_arm")
+    np.savez(tmp_path / "walk500.npz", **_toy_arm_walk(500.0))  # no 'frequency' key: read at 100 Hz
+    with pytest.warns(TrajectoryRateWarning, match=r"read at 100 Hz.*imply about 500 Hz.*trajectory_fps=500"):
+        _, fps = load_trajectory(tmp_path / "walk500.npz", scene)
+    assert fps == 100.0  # a warning only: the stated rate is still what is used
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrajectoryRateWarning)
+        _, fps = load_trajectory(tmp_path / "walk500.npz", scene, fps=500.0)  # the right rate: silent
+    assert fps == 500.0

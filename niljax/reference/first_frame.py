@@ -15,6 +15,7 @@ Contract:
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,10 @@ def render_first_frame(scene: Any, height: int, width: int, *, qpos: np.ndarray 
                       robot=str(getattr(scene, "name", "robot")), background_rgb=tuple(int(x) for x in bg))
 
 
+class TrajectoryRateWarning(UserWarning):
+    """A trajectory's stated (or assumed) frame rate disagrees with the rate its own velocities imply."""
+
+
 def load_trajectory(path: str | Path, scene: Any, *, fps: float | None = None) -> tuple[np.ndarray, float]:
     """Joint trajectory -> (qpos f64[T,nq], fps). See the module docstring for the accepted formats."""
     from niljax.sim import replay
@@ -168,6 +173,13 @@ def load_trajectory(path: str | Path, scene: Any, *, fps: float | None = None) -
         raise ReferencePreparationError(f"cannot read trajectory {path}: {err}") from err
     file_fps = float(arrays["frequency"]) if "frequency" in arrays else None
     rate = fps or file_fps or 100.0
+    implied = replay.implied_sample_rate(arrays)
+    if implied is not None and not 0.8 < implied / rate < 1.25:
+        # A wrong rate silently plays the motion faster or slower than it was recorded.
+        source = "given" if fps else ("the file's 'frequency'" if file_fps else "the default, no 'frequency' key")
+        warnings.warn(f"{path}: read at {rate:g} Hz ({source}), but its dq_ velocities imply about {implied:.0f} Hz; "
+                      f"if the file is really {implied:.0f} Hz, pass trajectory_fps={implied:.0f} "
+                      "(`--trajectory-fps`)", TrajectoryRateWarning, stacklevel=2)
     m = scene.mj_model
     if "qpos" in arrays:
         qpos = np.asarray(arrays["qpos"], np.float64)

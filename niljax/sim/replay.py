@@ -9,6 +9,8 @@ Contract:
   Free joints take their home value (a trajectory has no `q_` array for them) unless `free_pose` is given.
   Trajectory joints the model does not have are ignored (listed by `unknown_joints`) unless `strict=True`;
   `missing_joints` lists the 1-dof robot joints the trajectory lacks.
+- `implied_sample_rate(traj) -> float | None`: the frame rate the `dq_` arrays imply (median of velocity over
+  frame-to-frame position change); None without enough moving joints. Use it to catch a mislabelled rate.
 - `qpos_from_named_trajectory(scene, traj, frame) -> f64[nq]`: one frame.
 - `kinematic_data(scene, qpos[T, nq], impl="jax") -> mjx.Data` batched [T]: kinematics, com and cameras
   (`mjx.kinematics`, `com_pos`, `camlight`), enough for rendering from the `follow` camera; jittable in qpos.
@@ -35,6 +37,7 @@ __all__ = [
     "qpos_from_named_trajectory",
     "unknown_joints",
     "missing_joints",
+    "implied_sample_rate",
     "kinematic_data",
     "kinematic_poses",
     "TrajectoryError",
@@ -55,6 +58,25 @@ def load_trajectory(path: str | Path) -> dict[str, np.ndarray]:
     if not any(k.startswith("q_") for k in traj):
         raise TrajectoryError(f"{p}: no `q_<joint>` arrays (keys: {sorted(traj)[:10]}...)")
     return traj
+
+
+def implied_sample_rate(traj: Mapping[str, np.ndarray], *, min_step: float = 1e-4,
+                        min_samples: int = 20) -> float | None:
+    """Frames per second implied by a trajectory's own velocities: median over moving frames and joints of
+    (dq[t] + dq[t+1]) / 2 / (q[t+1] - q[t]). None when fewer than `min_samples` frame pairs move by more than
+    `min_step` (or there are no `q_`/`dq_` pairs). Robust to a few noisy joints; assumes `dq_` is per second."""
+    ratios = []
+    for key, q in traj.items():
+        dq = traj.get("d" + key) if key.startswith("q_") else None
+        if dq is None or np.ndim(q) != 1 or np.shape(dq) != np.shape(q) or len(q) < 2:
+            continue
+        q, dq = np.asarray(q, np.float64), np.asarray(dq, np.float64)
+        step = np.diff(q)
+        moving = np.abs(step) > min_step
+        ratios.append(((dq[:-1] + dq[1:]) / 2.0)[moving] / step[moving])
+    ratios = np.concatenate(ratios) if ratios else np.zeros(0)
+    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+    return float(np.median(ratios)) if ratios.size >= min_samples else None
 
 
 def _one_dof_joints(scene: RobotScene) -> list[tuple[str, int]]:
