@@ -6,7 +6,8 @@ bundle you pass with `--reference`; (2) `niljax train` with the paper's reward (
 similarity, TimeSformer-base K400) and BRO's official hyper-parameters, sized for one GPU node.
 
     python experiments/h1_walk.py --trajectory ../shared/locomujoco/datasets/02-constspeed_UnitreeH1.npz \
-        --mjcf ../shared/locomujoco/models/unitree_h1/h1.xml --encoder-weights /path/to/timesformer-k400
+        --trajectory-fps 500 --mjcf ../shared/locomujoco/models/unitree_h1/h1.xml \
+        --encoder-weights /path/to/timesformer-k400
     python experiments/h1_walk.py --quick ...      # smoke size: CPU, tiny random encoder, a few thousand steps
 
 Paper settings (GPU): 224x224 renders, TimeSformer-base K400, N=1024 envs, BRO batch 1024 with the
@@ -45,6 +46,9 @@ def parse_args(robot: str, skill: str = "walking") -> argparse.Namespace:
     p = argparse.ArgumentParser(description=f"NIL: {robot} {skill} (paper setting)")
     p.add_argument("--reference", help="an existing reference bundle (skips Stage 1)")
     p.add_argument("--trajectory", help="replay backend: LocoMuJoCo-style .npz with q_<joint> arrays")
+    p.add_argument("--trajectory-fps", type=float, default=None,
+                   help="the trajectory's frame rate (default: its 'frequency' key, else 100; the shared LocoMuJoCo "
+                        "fixtures' velocities imply 500)")
     p.add_argument("--mjcf", help="explicit MJCF for the robot (e.g. the LocoMuJoCo model)")
     p.add_argument("--encoder-weights", default="facebook/timesformer-base-finetuned-k400")
     p.add_argument("--out", default=f"runs/{robot}-{skill}")
@@ -90,7 +94,8 @@ def prepare_reference(robot: str, args: argparse.Namespace, config: TrainConfig)
     if (out / "bundle" / "metadata.json").exists():
         return str(out / "bundle")
     ref = ReferenceConfig(out=str(out), robot=robot, mjcf_path=args.mjcf, backend="replay",
-                          trajectory=args.trajectory, height=config.render.height, width=config.render.width,
+                          trajectory=args.trajectory, trajectory_fps=args.trajectory_fps,
+                          height=config.render.height, width=config.render.width,
                           encoder=config.encoder, clip_len=config.reward.clip_len)
     return str(stage1(ref))
 
