@@ -20,11 +20,11 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from train_helpers import CLIP, make_static_bundle, small_config
 
 from niljax.reward import PenaltyScales, RewardConfig
 from niljax.train.run import _checkpoint_manager, build_pipeline, restore_checkpoint, save_checkpoint
 
-from train_helpers import CLIP, make_static_bundle, small_config
 
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory) -> Path:
@@ -128,8 +128,6 @@ def test_learning_beats_untrained_and_zero_reward_does_not(bundle_dir, tmp_path)
 def test_run_folder_refuses_a_different_config_and_accepts_an_older_one(tmp_path):
     """Restarting in a run folder: a changed setting is refused without touching the folder; budget changes and
     a config.json written before a field existed (compared at that field's default) are accepted."""
-    import dataclasses as dc
-
     from niljax.train.run import RunConfigMismatch, _prepare_run_dir
 
     config = small_config(tmp_path / "bundle", tmp_path / "run")
@@ -138,8 +136,8 @@ def test_run_folder_refuses_a_different_config_and_accepts_an_older_one(tmp_path
     raw = json.loads(saved.read_text())
     raw.pop("reset_noise")  # as written by a version without this field
     saved.write_text(json.dumps(raw))
-    _prepare_run_dir(dc.replace(config, total_env_steps=10 * config.total_env_steps))
+    _prepare_run_dir(dataclasses.replace(config, total_env_steps=10 * config.total_env_steps))
     before = saved.read_text()
     with pytest.raises(RunConfigMismatch, match="different config"):
-        _prepare_run_dir(dc.replace(config, num_envs=16))
+        _prepare_run_dir(dataclasses.replace(config, num_envs=16))
     assert saved.read_text() == before

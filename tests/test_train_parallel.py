@@ -20,10 +20,10 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from train_helpers import make_static_bundle, small_config
 
 from niljax.train.loop import chunk_summary
 from niljax.train.run import build_pipeline
-from train_helpers import make_static_bundle, small_config
 
 SEED = 3
 CHUNKS = 3  # 8 envs x 4 iterations each: random warm-up (64 steps), then updates
@@ -81,9 +81,9 @@ def _launch_two_processes(config_path: Path, log_prefix: Path) -> list[subproces
         env = dict(os.environ, JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
                    JAX_PROCESS_ID=str(process_id), PYTHONUNBUFFERED="1",
                    XLA_FLAGS="--xla_force_host_platform_device_count=1")  # 1 device per process, 2 in all
-        log = open(f"{log_prefix}{process_id}.log", "w")
-        procs.append(subprocess.Popen([sys.executable, "-m", "niljax.cli", "train", "--config", str(config_path)],
-                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+        with open(f"{log_prefix}{process_id}.log", "w") as log:  # the child keeps its own handle
+            procs.append(subprocess.Popen([sys.executable, "-m", "niljax.cli", "train", "--config",
+                                           str(config_path)], env=env, stdout=log, stderr=subprocess.STDOUT))
     return procs
 
 

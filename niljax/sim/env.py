@@ -15,7 +15,8 @@ Contract (one env; batch with `jax.vmap` or `BatchedEnv`):
   walking metrics (`walk_locomujoco`, `walk_humanoidbench`), `nan_actions`, `fell`, `diverged`, `root_vel_x`.
 - Termination (`done`=1, `info["truncation"]`=0): fall (root below `fall.min_root_height` or torso tilt above
   `fall.max_tilt_deg`) or non-finite physics state. Truncation (`done`=1, `info["truncation"]`=1): the
-  time index reached `horizon` (the reference's end; `horizon` control steps when the episode started at 0). The learner bootstraps on truncation only.
+  time index reached `horizon` (the reference's end; `horizon` control steps when the episode started at 0).
+  The learner bootstraps on truncation only.
 - `info`: `time_index` int32 (reference frame index: start index at reset, +1 per step), `step_count` int32,
   `truncation` f32, `rng` key, `prev_action` f32[nu], `final_obs` f32[obs_dim] (the observation before any
   auto-reset: use it for bootstrapping), `first_data` (the mjx.Data after reset, used by auto-reset).
@@ -48,7 +49,8 @@ class EnvConfig:
     """Static env settings (hashable; a change recompiles).
 
     impl: MJX backend, "jax" or "warp". horizon: the time index at which episodes are truncated (the training
-    loop sets it to the last reference index; with start index 0 it is the episode length in control steps). random_start / max_start: reset's `time_index` is 0, or uniform in [0, max_start).
+    loop sets it to the last reference index; with start index 0 it is the episode length in control steps).
+    random_start / max_start: reset's `time_index` is 0, or uniform in [0, max_start).
     obs_time_index: append time_index / horizon to the observation. reset_noise: uniform joint-position noise
     (rad) at reset. contact_threshold: a foot is in contact when its lowest floor-colliding geom point is
     below this height (m). terminate_on_fall: end episodes on a fall (ignored for fixed-base robots).

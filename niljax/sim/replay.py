@@ -159,14 +159,15 @@ def kinematic_data(scene: RobotScene, qpos: jax.Array, impl: str = "jax", mjx_mo
 
     Pass `mjx_model` to reuse one (e.g. the env's); otherwise one is put for `impl`.
     """
-    m = mjx_model if mjx_model is not None else mjx.put_model(scene.mj_model, impl=impl, device=jax.local_devices()[0])
+    device = jax.local_devices()[0]  # this process's device (MJX's default is process 0's)
+    m = mjx_model if mjx_model is not None else mjx.put_model(scene.mj_model, impl=impl, device=device)
     qpos = jnp.asarray(qpos, jnp.float32)
     if qpos.ndim != 2 or qpos.shape[1] != scene.mj_model.nq:
         raise ValueError(f"qpos must be [T, nq={scene.mj_model.nq}], got {qpos.shape}")
 
     def one(q: jax.Array) -> Any:
-        d = (mjx.make_data(scene.mj_model, impl="warp", device=jax.local_devices()[0]) if impl == "warp"
-             else mjx.make_data(m, device=jax.local_devices()[0])).replace(qpos=q)
+        d = (mjx.make_data(scene.mj_model, impl="warp", device=device) if impl == "warp"
+             else mjx.make_data(m, device=device)).replace(qpos=q)
         d = mjx.kinematics(m, d)
         d = mjx.com_pos(m, d)
         return mjx.camlight(m, d)

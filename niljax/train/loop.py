@@ -15,7 +15,7 @@ One iteration, for N envs (all shapes static; N, render size, clip length, K rec
   5. `nil_reward` against the reference at each env's own t -> reward f32[N] and named terms;
   6. insert `Transition(obs, action, reward, next_obs, terminated, truncated)` into the device replay
      (termination = fall; truncation = end of reference: BRO bootstraps through truncation only);
-  7. reset finished envs (`NilEnv.reset_done`: the stored reset physics, a fresh start index);
+  7. reset finished envs (`NilEnv.reset_done`: the home pose, redrawn `reset_noise` if any, a fresh start index);
   8. `env_steps += N`; a BRO full reset when a reset step is crossed; K = `learner.num_updates_per_iteration(N)`
      updates in a `lax.scan` once the warm-up is over.
 
@@ -100,9 +100,11 @@ class NilTrainer:
             replicated = NamedSharding(self.mesh, P())
             # Reference and encoder params become global replicated arrays (over several processes a
             # process-local array cannot enter a program that spans every process's devices).
-            self.reference, self.encoder = jax.tree.map(
-                lambda x: jax.make_array_from_callback(x.shape, replicated, lambda idx, x=np.asarray(x): x[idx]),
-                (self.reference, self.encoder))
+            def replicate(x: jax.Array) -> jax.Array:
+                host = np.asarray(x)
+                return jax.make_array_from_callback(host.shape, replicated, lambda idx: host[idx])
+
+            self.reference, self.encoder = jax.tree.map(replicate, (self.reference, self.encoder))
             self._train_chunk = jax.jit(self._train_chunk_impl, donate_argnums=0,
                                         in_shardings=(self._shardings, replicated),
                                         out_shardings=(self._shardings, replicated))
@@ -215,7 +217,8 @@ class NilTrainer:
                                 terminated=terminated, truncated=truncated)
         replay = replay_insert(s.replay, transition)
 
-        # The env restores its stored reset physics where done (no new forward pass, unlike a fresh reset).
+        # Where done, the env restores its stored reset physics (no forward pass), or with reset_noise a fresh
+        # noisy pose (one forward pass); see NilEnv.reset_done.
         env_state = jax.vmap(self.env.reset_done)(stepped)
 
         # Episode accumulators: add this step, emit finished episodes, zero them.

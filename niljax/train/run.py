@@ -100,7 +100,8 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
 
 
 def _comparable(d: dict[str, Any]) -> dict[str, Any]:
-    d = dict(d)
+    """A config dict as JSON sees it (tuples -> lists), without the fields a resumed run may change."""
+    d = json.loads(json.dumps(d, default=list))
     for key in ("total_env_steps", "progress", "write_video", "eval_every", "checkpoint_every"):
         d.pop(key, None)
     return d
@@ -135,8 +136,7 @@ def _prepare_run_dir(config: TrainConfig) -> TrainConfig:
     if saved.exists():
         # Round-trip through TrainConfig so fields added since that run was started compare at their defaults.
         previous = TrainConfig.from_dict(json.loads(saved.read_text())).to_dict()
-        as_json = lambda d: json.loads(json.dumps(d, default=list))  # noqa: E731  (tuples -> lists)
-        if _comparable(as_json(previous)) != _comparable(as_json(config.to_dict())):
+        if _comparable(previous) != _comparable(config.to_dict()):
             raise RunConfigMismatch(
                 f"{saved} was written by a run with a different config; use a new --run-dir, or the same "
                 "settings (only total_env_steps, eval/checkpoint cadence, progress and video may change)")
