@@ -6,6 +6,7 @@
     niljax reference ...             Stage 1: build a reference bundle (see `niljax reference --help`)
     niljax robots                    list registered robots and whether their assets resolve here
     niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
+    niljax table RUNS... --out DIR   results table of finished runs next to the paper's numbers
 
 Each subcommand parses its own arguments (typed configs via tyro), so `niljax SUB --help` documents it.
 Heavy imports happen inside the subcommand: `niljax --help` is instant and never imports torch.
@@ -68,6 +69,12 @@ def _contact_sheet(argv: list[str]) -> int:
     return int(contact_sheet_main(argv) or 0)
 
 
+def _table(argv: list[str]) -> int:
+    from niljax.train.table import table_main
+
+    return table_main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "demo": (_demo, "embedded CPU demo: a tiny robot learns to imitate a replay reference"),
     "train": (_train, "Stage 2: train a policy on a reference bundle"),
@@ -75,6 +82,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "reference": (_reference, "Stage 1: prepare a reference bundle"),
     "robots": (_robots, "list registered robots and where their assets resolve"),
     "contact-sheet": (_contact_sheet, "render frames + masks of a robot to a PNG"),
+    "table": (_table, "results table of finished runs (mean ± std over seeds) next to the paper's numbers"),
 }
 
 
