@@ -7,6 +7,7 @@
     niljax robots                    list registered robots and whether their assets resolve here
     niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
     niljax table RUNS... --out DIR   results table of finished runs next to the paper's numbers
+    niljax doctor [--require gpu]    what runs here: versions, devices, renderers, assets, weights, fixes
 
 Each subcommand parses its own arguments (typed configs via tyro), so `niljax SUB --help` documents it.
 Heavy imports happen inside the subcommand: `niljax --help` is instant and never imports torch.
@@ -75,6 +76,12 @@ def _table(argv: list[str]) -> int:
     return table_main(argv)
 
 
+def _doctor(argv: list[str]) -> int:
+    from niljax.doctor import doctor_main
+
+    return doctor_main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "demo": (_demo, "embedded CPU demo: a tiny robot learns to imitate a replay reference"),
     "train": (_train, "Stage 2: train a policy on a reference bundle"),
@@ -83,6 +90,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "robots": (_robots, "list registered robots and where their assets resolve"),
     "contact-sheet": (_contact_sheet, "render frames + masks of a robot to a PNG"),
     "table": (_table, "results table of finished runs (mean ± std over seeds) next to the paper's numbers"),
+    "doctor": (_doctor, "check this machine: versions, devices, physics/renderers, assets, weights (--json)"),
 }
 
 
