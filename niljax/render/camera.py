@@ -26,3 +26,39 @@ def pixel_rays(height: int, width: int, fovy_deg: float) -> jnp.ndarray:
     y = half_h - 2 * half_h * v
     xx, yy = np.meshgrid(x, y)
     return jnp.asarray(np.stack([xx, yy, -np.ones_like(xx)], axis=-1), dtype=jnp.float32)
+
+
+#: Where the follow camera is anchored while training (`RenderConfig.camera_anchor`):
+#: "agent"      - MuJoCo's track camera: a fixed offset from the agent's root (the paper's "camera follows the
+#:                agent"). On a plain background the image is then blind to the root's translation.
+#: "reference"  - the same offset from the *reference's* root at the current index (its path relative to the
+#:                episode start), i.e. the camera moves exactly as the reference video's camera did: lagging or
+#:                drifting away from the reference shows up as a shifted silhouette. Needs `root_pos` in the bundle.
+#:                The IoU then falls off a cliff: 0.25 s behind the reference (0.3 m) it is ~0.07 on H1.
+#: "both"       - the frames and video term use the reference anchor; the mask IoU is the mean of the two
+#:                anchors' IoUs (pose from the agent-anchored view, path from the reference-anchored one), which
+#:                ranks standing < walking in place < walking along the reference (experiments/walk_landscape.py).
+CAMERA_ANCHORS: tuple[str, ...] = ("agent", "reference", "both")
+
+
+def anchor_camera(data, camera_id: int, shift: jnp.ndarray):  # noqa: ANN001, ANN201 - mjx.Data in and out
+    """Move camera `camera_id` of a batched mjx.Data by `shift` f32[N,3] (world); jittable.
+
+    Only `cam_xpos` changes (the orientation of a track camera does not depend on its position), which is what
+    every render backend reads.
+    """
+    return data.replace(cam_xpos=data.cam_xpos.at[:, camera_id].add(shift.astype(data.cam_xpos.dtype)))
+
+
+def reference_anchor_shift(reference_root: jnp.ndarray, time_index: jnp.ndarray, start_index: jnp.ndarray,
+                           agent_root: jnp.ndarray, agent_start_root: jnp.ndarray) -> jnp.ndarray:
+    """Camera shift f32[N,3] that re-anchors a track camera from the agent's root to the reference's path.
+
+    reference_root f32[T,3] (bundle `root_pos`), time_index / start_index int32[N] (current and episode-start
+    reference indices), agent_root f32[N,3] (now), agent_start_root f32[N,3] (at the episode start). The
+    reference's displacement since the episode start replaces the agent's.
+    """
+    last = reference_root.shape[0] - 1
+    ref_now = reference_root[jnp.clip(time_index, 0, last)]
+    ref_start = reference_root[jnp.clip(start_index, 0, last)]
+    return (ref_now - ref_start) - (agent_root - agent_start_root)

@@ -44,6 +44,8 @@ class RenderConfig:
     background: Literal["plain", "scene"] = "plain"
     background_color: tuple[float, float, float] = (1.0, 1.0, 1.0)
     camera: str = "follow"
+    camera_anchor: str = "agent"  # "agent" | "reference" | "both": applied by the training loop, see
+    # niljax.render.camera.CAMERA_ANCHORS
     fovy: float | None = None
     render_rgb: bool = True
     mesh_proxy: Literal["ellipsoid", "kdop", "box"] = "ellipsoid"
@@ -54,6 +56,9 @@ class RenderConfig:
             raise ValueError(f"RenderConfig height/width must be ints >= 8, got {self.height}x{self.width}")
         if self.backend not in ("warp", "jax", "auto"):
             raise ValueError(f"RenderConfig.backend must be 'warp', 'jax' or 'auto', got {self.backend!r}")
+        if self.camera_anchor not in ("agent", "reference", "both"):
+            raise ValueError("RenderConfig.camera_anchor must be 'agent', 'reference' or 'both', got "
+                             f"{self.camera_anchor!r}")
         if self.background not in ("plain", "scene"):
             raise ValueError(f"RenderConfig.background must be 'plain' or 'scene', got {self.background!r}")
         if len(self.background_color) != 3 or not all(0.0 <= c <= 1.0 for c in self.background_color):

@@ -116,12 +116,15 @@ class BundleMetadata:
 class ReferenceArrays:
     """Device-resident reference arrays (a pytree): what the jitted reward reads.
 
-    frames uint8[T,H,W,3], masks bool[T,H,W], embeddings float32[T,D] (row t: clip ending at t).
+    frames uint8[T,H,W,3], masks bool[T,H,W], embeddings float32[T,D] (row t: clip ending at t), root_pos
+    float32[T,3] or None: the reference robot's root position per frame, in the frame of the reference's own
+    start (known for replayed references; what a reference-anchored camera follows, see niljax.render.camera).
     """
 
     frames: jax.Array
     masks: jax.Array
     embeddings: jax.Array
+    root_pos: jax.Array | None = None
 
     @property
     def num_frames(self) -> int:
@@ -169,9 +172,16 @@ class ReferenceBundle:
     masks: np.ndarray
     embeddings: np.ndarray
     metadata: BundleMetadata
+    root_pos: np.ndarray | None = None  # float32[T,3], optional (see ReferenceArrays)
 
     def __post_init__(self) -> None:
         _validate_arrays(self.frames, self.masks, self.embeddings)
+        if self.root_pos is not None:
+            rp = self.root_pos
+            if (not isinstance(rp, np.ndarray) or rp.dtype != np.float32 or rp.shape != (self.frames.shape[0], 3)
+                    or not np.all(np.isfinite(rp))):
+                raise BundleError(f"root_pos must be finite float32[T={self.frames.shape[0]},3], got "
+                                  f"{getattr(rp, 'dtype', type(rp))}{list(getattr(rp, 'shape', []))}")
         m = self.metadata
         if not isinstance(m, BundleMetadata):
             raise BundleError(f"metadata must be a BundleMetadata, got {type(m).__name__}")
@@ -197,7 +207,8 @@ class ReferenceBundle:
 
     def to_device(self, sharding: jax.sharding.Sharding | None = None) -> ReferenceArrays:
         """Copy the arrays to the device (replicated with `sharding`, if given) as a `ReferenceArrays` pytree."""
-        arrays = ReferenceArrays(frames=self.frames, masks=self.masks, embeddings=self.embeddings)
+        arrays = ReferenceArrays(frames=self.frames, masks=self.masks, embeddings=self.embeddings,
+                                 root_pos=self.root_pos)
         if sharding is None:
             return jax.device_put(arrays)
         return jax.device_put(arrays, sharding)
@@ -236,7 +247,8 @@ def save_bundle(bundle: ReferenceBundle, path: str | os.PathLike, *, overwrite: 
     try:
         arrays_path = tmp / ARRAYS_FILE
         with open(arrays_path, "wb") as f:
-            np.savez(f, frames=bundle.frames, masks=bundle.masks, embeddings=bundle.embeddings)
+            optional = {} if bundle.root_pos is None else {"root_pos": bundle.root_pos}
+            np.savez(f, frames=bundle.frames, masks=bundle.masks, embeddings=bundle.embeddings, **optional)
             f.flush()
             os.fsync(f.fileno())
         meta = dataclasses.replace(
@@ -298,11 +310,13 @@ def load_bundle(
             if missing:
                 raise BundleError(f"bundle {path}: {ARRAYS_FILE} lacks arrays {missing}")
             frames, masks, embeddings = z["frames"], z["masks"], z["embeddings"]
+            root_pos = z["root_pos"] if "root_pos" in z.files else None
     except BundleError:
         raise
     except Exception as e:  # zipfile / format errors
         raise BundleError(f"bundle {path}: cannot read {ARRAYS_FILE} ({e})") from e
-    bundle = ReferenceBundle(frames=frames, masks=masks, embeddings=embeddings, metadata=metadata)
+    bundle = ReferenceBundle(frames=frames, masks=masks, embeddings=embeddings, metadata=metadata,
+                             root_pos=root_pos)
     if expected_encoder is not None:
         bundle.check_encoder(expected_encoder)
     if expected_clip_len is not None and metadata.clip_len != expected_clip_len:
@@ -360,8 +374,11 @@ def make_bundle(
     clip_len: int = 8,
     batch_size: int = 8,
     extra: dict[str, Any] | None = None,
+    root_pos: np.ndarray | None = None,
 ) -> ReferenceBundle:
-    """Build a `ReferenceBundle` from control-rate frames and masks, computing the embeddings with `encoder`."""
+    """Build a `ReferenceBundle` from control-rate frames and masks, computing the embeddings with `encoder`.
+
+    `root_pos` f[T,3] (optional): the reference root's position per frame (stored relative to frame 0)."""
     frames = np.asarray(frames)
     masks = np.asarray(masks).astype(bool)
     embeddings = compute_reference_embeddings(frames, masks, encoder, clip_len=clip_len, batch_size=batch_size)
@@ -371,4 +388,7 @@ def make_bundle(
         height=int(frames.shape[1]), width=int(frames.shape[2]), num_frames=int(frames.shape[0]),
         clip_len=int(clip_len), encoder=encoder.info, extra=dict(extra or {}),
     )
-    return ReferenceBundle(frames=frames, masks=masks, embeddings=embeddings, metadata=metadata)
+    if root_pos is not None:
+        root_pos = np.asarray(root_pos, np.float64)
+        root_pos = (root_pos - root_pos[:1]).astype(np.float32)
+    return ReferenceBundle(frames=frames, masks=masks, embeddings=embeddings, metadata=metadata, root_pos=root_pos)

@@ -223,6 +223,7 @@ def nil_reward(
     *,
     step: jax.Array | int | None = None,
     last_video: jax.Array | None = None,
+    extra_view_mask: jax.Array | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The NIL reward for N envs at their reference time indices.
 
@@ -237,6 +238,9 @@ def nil_reward(
       step: scalar step counter, required when `config.video_every_k > 1`: the video term is computed when
         `step % k == 0` (for the whole batch, via `lax.cond`) and otherwise taken from `last_video`.
       last_video: f32[N], the previous `terms["reward/video"]` (carry it); zeros when None.
+      extra_view_mask: bool[N,H,W] or None: the agent's mask seen from a second camera placement of the same
+        reference view (e.g. agent- vs reference-anchored, `niljax.render.camera`); S_iou is then the mean of
+        the two IoUs against the reference mask.
 
     Returns:
       reward f32[N] and terms {"reward/video", "reward/iou", "reward/penalty/<name>", "reward/penalty",
@@ -255,7 +259,13 @@ def nil_reward(
     t = jnp.clip(time_index.astype(jnp.int32), 0, t_ref - 1)
 
     _, agent_mask = latest(history)
-    iou = mask_iou(agent_mask, take_rows(reference.masks, t))
+    ref_mask = take_rows(reference.masks, t)
+    iou = mask_iou(agent_mask, ref_mask)
+    if extra_view_mask is not None:
+        if extra_view_mask.shape != agent_mask.shape:
+            raise ValueError(f"nil_reward: extra_view_mask has shape {extra_view_mask.shape}, expected "
+                             f"{agent_mask.shape}")
+        iou = 0.5 * (iou + mask_iou(extra_view_mask, ref_mask))
 
     if config.use_video:
         if encoder is None:

@@ -6,7 +6,7 @@ Contract (one env; batch with `jax.vmap` or `BatchedEnv`):
 - `State.obs` f32[obs_dim]: [projected gravity in the root frame (3), root linear velocity in the root frame
   (3), root angular velocity in the root frame (3), root height (1), actuated joint positions minus home
   (nu), actuated joint velocities x 0.1 (nu), previous action (nu)] + [time_index / horizon (1)] when
-  `EnvConfig.obs_time_index`.
+  `EnvConfig.obs_time_index` (divided by `time_scale`, default `horizon`).
 - Actions: clipped to [-1, 1]; PD robots: target = home + action * action_scale (clipped to the joint range);
   torque robots: ctrl = action * torque_limit. Non-finite action entries are replaced by 0 and counted in
   `metrics["nan_actions"]` (documented handling, never propagated into the physics).
@@ -62,6 +62,8 @@ class EnvConfig:
     random_start: bool = False
     max_start: int = 0
     obs_time_index: bool = False
+    time_scale: int | None = None  # the observed phase is time_index / time_scale (None: horizon); keep it equal
+    # between a training env and an evaluation env that runs another horizon, so the policy sees the same input
     reset_noise: float = 0.0
     contact_threshold: float = 0.01
     terminate_on_fall: bool = True
@@ -75,6 +77,8 @@ class EnvConfig:
     def __post_init__(self) -> None:
         if self.impl not in ("jax", "warp"):
             raise ValueError(f"EnvConfig.impl must be 'jax' or 'warp', got {self.impl!r}")
+        if self.time_scale is not None and self.time_scale < 1:
+            raise ValueError(f"EnvConfig.time_scale must be None or >= 1, got {self.time_scale}")
         if self.horizon < 1:
             raise ValueError(f"EnvConfig.horizon must be >= 1, got {self.horizon}")
         if self.random_start and self.max_start < 1:
@@ -218,7 +222,8 @@ class NilEnv:
             phys.prev_action,
         ]
         if self.config.obs_time_index:
-            parts.append(jnp.reshape(time_index.astype(jnp.float32) / self.config.horizon, (1,)))
+            scale = self.config.time_scale or self.config.horizon
+            parts.append(jnp.reshape(time_index.astype(jnp.float32) / scale, (1,)))
         return jnp.concatenate(parts).astype(jnp.float32)
 
     def _metrics(self, phys: PhysicsQuantities, nan_count: jax.Array, fell: jax.Array,

@@ -2,6 +2,10 @@
 
 - `locomujoco_walk_reward(root_vel_x, target)`: exp(-(v_x - v_target)^2) per control step (LocoMuJoCo style;
   NIL's "environment reward", H1 target 1.25 m/s, summed over the evaluation horizon).
+- `episode_walk_return(vel_x[T, ...], fell[T, ...], target)`: the paper-protocol "environment reward" of an
+  episode: the per-step LocoMuJoCo reward summed over the steps up to and including the first fall, 0 after.
+- `kinematic_walk_return(root_pos[T, 3], hz, target, horizon)`: the same score for a reference trajectory
+  (velocity from its root path), the "expert" row of `niljax table`.
 - `humanoidbench_walk_reward(...)`: HumanoidBench `h1-walk`, r = small_control * standing * upright * move in
   [0, 1], with `tolerance` re-implemented from dm_control's `rewards.tolerance` (gaussian / linear / quadratic).
 All inputs are jax arrays with arbitrary leading batch dims; outputs are f32 with those batch dims.
@@ -12,7 +16,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["tolerance", "locomujoco_walk_reward", "humanoidbench_walk_reward"]
+__all__ = ["tolerance", "locomujoco_walk_reward", "humanoidbench_walk_reward", "episode_walk_return",
+           "kinematic_walk_return"]
 
 
 def tolerance(x: jnp.ndarray, bounds: tuple[float, float] = (0.0, 0.0), margin: float = 0.0,
@@ -67,3 +72,24 @@ def humanoidbench_walk_reward(head_height: jnp.ndarray, torso_upright: jnp.ndarr
     move = tolerance(com_vel_x, (walk_speed, float("inf")), margin=walk_speed, sigmoid="linear", value_at_margin=0.0)
     move = (5.0 * move + 1.0) / 6.0
     return small_control * standing * upright * move
+
+
+def episode_walk_return(root_vel_x: jnp.ndarray, fell: jnp.ndarray, target: float) -> jnp.ndarray:
+    """Sum over time (axis 0) of exp(-(v_x - target)^2) while alive; a fall at step k counts step k, then 0.
+
+    root_vel_x f32[T, ...], fell bool[T, ...] (True on the step the fall is detected) -> f32[...].
+    """
+    fell = jnp.asarray(fell, bool)
+    fallen_before = jnp.cumsum(fell.astype(jnp.int32), axis=0) - fell.astype(jnp.int32) > 0
+    return jnp.sum(jnp.where(fallen_before, 0.0, locomujoco_walk_reward(root_vel_x, target)), axis=0)
+
+
+def kinematic_walk_return(root_pos: np.ndarray, hz: float, target: float, horizon: int) -> float:
+    """Paper-protocol score of a reference root path f[T, 3] sampled at `hz`: forward speed by finite
+    differences, `horizon` steps from the start (the path must cover them), no falls."""
+    root_pos = np.asarray(root_pos, np.float64)
+    if len(root_pos) < horizon + 1:
+        raise ValueError(f"the reference covers {len(root_pos) - 1} steps, the protocol needs {horizon}: loop it "
+                         "longer (niljax reference --duration)")
+    vel_x = np.diff(root_pos[: horizon + 1, 0]) * hz
+    return float(np.sum(np.exp(-np.square(vel_x - target))))

@@ -33,6 +33,10 @@ class TrainConfig:
     iterations_per_call: int = 25  # iterations fused in one jitted lax.scan between host syncs
     eval_every: int = 10_000  # env steps between evaluations (0 = only at start and end)
     eval_envs: int = 4
+    # Evaluation episode length in control steps; None = the reference length. The paper's walking protocol
+    # (see docs/training.md) is each robot's `[metrics] eval_horizon` (400 at 100 Hz for the humanoids, 300 for
+    # A1), independent of the reference: loop a short reference to cover it.
+    eval_horizon: int | None = None
     checkpoint_every: int = 10_000  # env steps between checkpoints (0 = only at the end)
     keep_checkpoints: int = 3
     random_start: bool = False  # episodes start at a random reference index (else 0)
@@ -56,6 +60,8 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"TrainConfig.{name} must be a non-negative int, got {value!r}")
+        if self.eval_horizon is not None and (not isinstance(self.eval_horizon, int) or self.eval_horizon < 1):
+            raise ValueError(f"TrainConfig.eval_horizon must be None or a positive int, got {self.eval_horizon!r}")
         if not self.reset_noise >= 0.0:
             raise ValueError(f"TrainConfig.reset_noise must be >= 0, got {self.reset_noise!r}")
         if self.learner.batch_size > self.learner.replay_capacity:

@@ -63,19 +63,26 @@ def render_trajectory(scene, qpos: np.ndarray, render: RenderConfig, batch: int 
 
 
 def make_replay_bundle(out: Path, robot: str, qpos: np.ndarray, render: RenderConfig,
-                       encoder_config: EncoderConfig, clip_len: int, *, source: str, skill: str = "moving") -> Path:
-    """Replay backend in miniature: render qpos[T, nq] of `robot` and save it as a reference bundle."""
+                       encoder_config: EncoderConfig, clip_len: int, *, source: str, skill: str = "moving",
+                       scene=None, extra: dict | None = None) -> Path:  # noqa: ANN001 - a RobotScene
+    """Replay backend in miniature: render qpos[T, nq] (at the control rate) of `robot` with the training
+    renderer and save it as a reference bundle, with the root's path (`root_pos`, what a reference-anchored
+    camera follows). `scene` overrides `load_robot(robot)` (e.g. a robot loaded from an explicit MJCF)."""
     from niljax.encoders.factory import build_encoder
     from niljax.reward import make_bundle, save_bundle
     from niljax.robots import load_robot
+    from niljax.sim.replay import kinematic_poses
 
-    scene = load_robot(robot, plain_background=render.background == "plain")
+    if scene is None:
+        scene = load_robot(robot, plain_background=render.background == "plain")
     hz = 1.0 / scene.control_dt
     frames, masks = render_trajectory(scene, qpos, render)
+    root_pos = kinematic_poses(scene, qpos)["xpos"][:, scene.root_body_id]
     bundle = make_bundle(
         frames, masks, build_encoder(encoder_config), robot=robot,
         prompt=f"The {robot} agent is {skill}, camera follows the agent.", source=source,
         original_fps=hz, control_rate_hz=hz, resampling="none", camera={"name": "follow"}, clip_len=clip_len,
+        extra=extra, root_pos=root_pos,
     )
     return save_bundle(bundle, out, overwrite=True)
 

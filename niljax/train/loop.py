@@ -47,6 +47,8 @@ from jax.sharding import PartitionSpec as P
 
 from niljax.learner import bro
 from niljax.learner.replay import ReplayBuffer, Transition, replay_init, replay_insert, replay_sample
+from niljax.render.camera import anchor_camera, reference_anchor_shift
+from niljax.sim.metrics import episode_walk_return
 from niljax.reward import FrameHistory, ReferenceArrays, RewardConfig, VideoEncoder, init_history, nil_reward, push
 
 # Metrics averaged over a chunk; episode sums are accumulated separately.
@@ -83,10 +85,15 @@ class NilTrainer:
     iterations_per_call: int
     eval_envs: int
     mesh: Mesh | None = None  # shard the env axis over mesh axis "data" (all local devices, or all hosts')
+    eval_horizon: int | None = None  # evaluation episode length in control steps (None: the reference length)
     trace_count: int = dataclasses.field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.num_frames = int(self.reference.frames.shape[0])
+        self.eval_steps = int(self.eval_horizon or self.num_frames - 1)
+        if self.renderer.config.camera_anchor != "agent" and self.reference.root_pos is None:
+            raise ValueError(f"RenderConfig.camera_anchor={self.renderer.config.camera_anchor!r} needs the reference's root path, and this bundle "
+                             "has no root_pos (make it with the replay backend, or use camera_anchor='agent')")
         self.obs_dim = int(self.env.obs_dim)
         self.act_dim = int(self.env.nu)
         self.num_updates = self.learner_config.num_updates_per_iteration(self.num_envs)
@@ -147,11 +154,22 @@ class NilTrainer:
     def _render_reward(self, consts: Any, renderer: Any, stepped: Any, history: FrameHistory, fresh: jax.Array,
                        step: jax.Array, last_video: jax.Array):
         reference, encoder = consts
-        rgb, mask = renderer.render(stepped.data)
+        data = stepped.data
+        pose_mask = None
+        if renderer.config.camera_anchor == "both":
+            _, pose_mask = renderer.render(data)  # the agent-anchored view: pose only
+        if renderer.config.camera_anchor in ("reference", "both"):
+            root = self.env.scene.root_body_id
+            info = stepped.info
+            shift = reference_anchor_shift(reference.root_pos, info["time_index"],
+                                           info["time_index"] - info["step_count"], data.xpos[:, root],
+                                           info["first_data"].xpos[:, root])
+            data = anchor_camera(data, renderer.cam_id, shift)
+        rgb, mask = renderer.render(data)
         history = push(history, rgb, mask, reset=fresh)
         reward, terms = nil_reward(
             self.reward_config, reference, encoder, history, stepped.physics,
-            stepped.info["time_index"], step=step, last_video=last_video,
+            stepped.info["time_index"], step=step, last_video=last_video, extra_view_mask=pose_mask,
         )
         return reward, terms, history, rgb, mask
 
@@ -261,7 +279,13 @@ class NilTrainer:
 
     # ------------------------------------------------------------------------------------------------ eval
     def evaluate(self, learner: bro.LearnerState, rng: jax.Array, *, record: bool = False) -> dict[str, Any]:
-        """Deterministic episodes from reference index 0 over the reference length (`eval_envs` envs).
+        """Deterministic episodes from reference index 0 for `eval_steps` control steps (`eval_envs` envs).
+
+        `eval_steps` is the evaluation protocol's horizon (`eval_horizon`, e.g. 400 steps at 100 Hz for the
+        humanoids) or, when unset, the reference length; past the reference's last frame the reward compares
+        with that last frame (loop the reference to cover the horizon). The eval env must not truncate
+        earlier: its `EnvConfig.horizon` is at least `eval_steps`. A fall ends the episode: every per-step sum
+        stops there (`walk_loco_sum` is the paper's "environment reward").
 
         Returns per-env arrays: `nil_return`, `iou_mean`, `video_mean`, `penalty_sum`, `walk_loco_sum`,
         `walk_hb_sum`, `distance`, `fell`, `length`; with `record=True` also `frames` uint8[T,H,W,3] and
@@ -292,7 +316,7 @@ class NilTrainer:
                 "iou": terms["reward/iou"] * live,
                 "video": terms["reward/video"] * live,
                 "penalty": terms["reward/penalty"] * live,
-                "walk_loco": stepped.metrics["walk_locomujoco"] * live,
+                "root_vel_x": stepped.metrics["root_vel_x"],
                 "walk_hb": stepped.metrics["walk_humanoidbench"] * live,
                 "length": live,
                 "root_x": stepped.physics.root_pos[:, 0],
@@ -305,16 +329,17 @@ class NilTrainer:
             # Finished envs keep stepping (static shapes) but stop counting.
             return (stepped, history, jnp.zeros_like(fresh), terms["reward/video"], still, step + 1), out
 
-        _, traj = jax.lax.scan(body, carry0, None, length=self.num_frames - 1)
+        _, traj = jax.lax.scan(body, carry0, None, length=self.eval_steps)
         length = jnp.sum(traj["length"], axis=0)
-        last_idx = jnp.clip(length.astype(jnp.int32) - 1, 0, self.num_frames - 2)
+        last_idx = jnp.clip(length.astype(jnp.int32) - 1, 0, self.eval_steps - 1)
         end_x = jnp.take_along_axis(traj["root_x"], last_idx[None, :], axis=0)[0]
         result = {
             "nil_return": jnp.sum(traj["nil_return"], axis=0),
             "iou_mean": jnp.sum(traj["iou"], axis=0) / jnp.maximum(length, 1.0),
             "video_mean": jnp.sum(traj["video"], axis=0) / jnp.maximum(length, 1.0),
             "penalty_sum": jnp.sum(traj["penalty"], axis=0),
-            "walk_loco_sum": jnp.sum(traj["walk_loco"], axis=0),
+            # the paper's "environment reward": the shared protocol function (a fall ends the sum)
+            "walk_loco_sum": episode_walk_return(traj["root_vel_x"], traj["fell"], self.eval_env.walk_target),
             "walk_hb_sum": jnp.sum(traj["walk_hb"], axis=0),
             "distance": end_x - start_x,
             "fell": jnp.any(traj["fell"], axis=0).astype(jnp.float32),

@@ -81,10 +81,12 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     num_frames = bundle.frames.shape[0]
     env_config = EnvConfig(horizon=num_frames - 1, random_start=config.random_start,
                            max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time,
+                           time_scale=num_frames - 1,
                            reset_noise=config.reset_noise)
     env = NilEnv(scene, env_config)
-    # Evaluation is deterministic: reference index 0, the exact home pose.
-    eval_config = dataclasses.replace(env_config, random_start=False, reset_noise=0.0)
+    # Evaluation is deterministic: reference index 0, the exact home pose, and it runs its own horizon.
+    eval_steps = config.eval_horizon or num_frames - 1
+    eval_config = dataclasses.replace(env_config, random_start=False, reset_noise=0.0, horizon=eval_steps)
     eval_env = env if eval_config == env_config else NilEnv(scene, eval_config)
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
     eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
@@ -94,7 +96,7 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     trainer = NilTrainer(
         mesh=mesh, env=env, eval_env=eval_env, renderer=renderer, eval_renderer=eval_renderer, reference=bundle.to_device(), encoder=encoder,
         reward_config=config.reward, learner_config=config.learner, num_envs=config.num_envs,
-        iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs,
+        iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs, eval_horizon=eval_steps,
     )
     return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer)
 
