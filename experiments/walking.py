@@ -65,13 +65,13 @@ def tier_config(tier: str, args: argparse.Namespace) -> dict:
     """Sizes per tier (a dict of TrainConfig fields)."""
     if tier == "cpu":  # 2 cores, no GPU: small renders, tiny random encoder, small BRO
         return dict(
-            num_envs=16, iterations_per_call=25, eval_envs=1,
-            render=RenderConfig(height=64, width=64, backend="jax", camera_anchor="both"),
+            num_envs=8, iterations_per_call=25, eval_envs=1,
+            render=RenderConfig(height=48, width=48, backend="jax", camera_anchor="both"),
             encoder=EncoderConfig(kind="timesformer-random", preset="tiny", clip_len=8, seed=0),
             learner=BROConfig(critic_width=256, critic_depth=1, actor_width=128, actor_depth=1, n_quantiles=25,
-                              batch_size=256, updates_per_iteration=2, random_steps=5_000, reset_steps=(),
+                              batch_size=256, updates_per_iteration=4, random_steps=5_000, reset_steps=(),
                               replay_capacity=300_000, init_temperature=0.1),
-            total_env_steps=args.env_steps or 100_000)
+            total_env_steps=args.env_steps or 120_000)
     if tier == "gpu":  # one H100/H200: the paper's renders and encoder, thousands of envs
         return dict(
             num_envs=1024, iterations_per_call=10, eval_envs=4,
@@ -96,6 +96,7 @@ def build_config(args: argparse.Namespace, reference: str) -> TrainConfig:
         run_dir=str(Path(args.out) / args.robot / args.variant / f"seed{args.seed}"),
         eval_every=args.eval_every or max(total // 10, 1), checkpoint_every=max(total // 10, 1),
         eval_horizon=int(get_spec(args.robot).metrics.get("eval_horizon", 400)), random_start=True,
+        reference_start=not args.home_start,
         reward=reward, progress=not args.no_progress, **sizes)
     for item in args.set or []:
         key, _, value = item.partition("=")
@@ -168,6 +169,8 @@ def main() -> None:
     p.add_argument("--out", default="runs/walking")
     p.add_argument("--set", action="append", help="override: dotted.TrainConfig.field=JSON")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--home-start", action="store_true",
+                   help="start episodes from the home pose at rest instead of the reference's state (RSI)")
     args = p.parse_args()
     if args.mjcf is None:
         args.mjcf = str(SHARED / FIXTURES[args.robot][0])

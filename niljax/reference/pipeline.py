@@ -60,6 +60,11 @@ class ReferenceConfig:
     """replay: trajectory rate (default: the file's `frequency`, else 100 Hz)."""
     replay_fps: float | None = None
     """replay: subsample the rendered replay to this rate first (None = render at the trajectory rate)."""
+    duration: float | None = None
+    """replay: loop the trajectory's motion cycle to this many seconds (root carried forward cycle by cycle,
+    seams blended); for a short periodic clip such as a 1 s mocap walk. None = the trajectory as it is."""
+    period: float | None = None
+    """replay with --duration: the cycle length in seconds (None = detect the best loop in the clip)."""
     start_from_trajectory: bool = True
     """Use the trajectory's first pose (when a trajectory is given) for the first frame instead of home."""
     model: str | None = None
@@ -115,6 +120,11 @@ class ReferenceConfig:
             raise ReferencePreparationError(f"num_candidates must be >= 1, got {self.num_candidates}")
         if self.height < 16 or self.width < 16:
             raise ReferencePreparationError(f"training camera {self.width}x{self.height} is too small")
+        if self.duration is not None and (self.backend != "replay" or self.duration <= 0):
+            raise ReferencePreparationError(f"--duration {self.duration} needs the replay backend and a positive "
+                                            "number of seconds")
+        if self.period is not None and (self.duration is None or self.period <= 0):
+            raise ReferencePreparationError("--period needs --duration and a positive number of seconds")
         if self.control_rate_hz <= 0:
             raise ReferencePreparationError(f"control_rate_hz must be positive, got {self.control_rate_hz}")
         if self.segmenter == "sam2" and not self.sam2_checkpoint:
@@ -196,6 +206,20 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
         if keep.sum() < 2:
             raise ReferencePreparationError(f"trim window leaves {keep.sum()} trajectory steps")
         traj, trimmed = traj[keep], True
+    root_path = None
+    if traj is not None and config.backend == "replay":
+        from niljax.sim.looping import loop_qpos, resample_qpos, root_planar_indices
+        from niljax.sim.replay import kinematic_poses
+
+        if config.replay_fps and config.replay_fps != traj_fps:
+            # bring the trajectory itself to the replay rate: render only the frames that are kept
+            traj, traj_fps = resample_qpos(traj, traj_fps, config.replay_fps, scene.mj_model), float(config.replay_fps)
+        if config.duration:
+            planar = root_planar_indices(scene)
+            period = None if config.period is None else int(round(config.period * traj_fps))
+            traj = loop_qpos(traj, int(round(config.duration * traj_fps)) + 1, planar, period=period,
+                             model=scene.mj_model)
+        root_path = kinematic_poses(scene, traj)["xpos"][:, scene.root_body_id]
     start_q = traj[0] if (traj is not None and config.start_from_trajectory) else None
     first = render_first_frame(scene, gen_h, gen_w, qpos=start_q)
     first.save(out)
@@ -220,7 +244,7 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
     candidates = generator.generate(first.image, prompt, config.num_candidates)
     if not candidates:
         raise ReferencePreparationError(f"backend {config.backend!r} produced no candidate video")
-    if config.backend == "replay" and config.replay_fps:
+    if config.backend == "replay" and config.replay_fps and candidates[0].fps != config.replay_fps:
         c = candidates[0]
         fr, ms = _subsample(c.frames, c.masks, c.fps, config.replay_fps)
         candidates = [generate.VideoCandidate(fr, config.replay_fps, c.source, masks=ms, metadata=c.metadata)]
@@ -297,7 +321,19 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
                  selection=[dataclasses.asdict(r) for r in table], segmenter=seg_name,
                  trim=[config.trim_start_s, config.trim_end_s], first_frame_qpos=first.qpos.tolist(),
                  background_rgb=list(first.background_rgb), generation_size=[gen_h, gen_w])
-    bundle = make_bundle(frames, masks, encoder, robot=scene.name, prompt=prompt, source=chosen.source,
+    root_pos = None
+    if root_path is not None:
+        # the root's path at the control rate, the same frames as the video (what a reference-anchored camera
+        # follows during training)
+        from niljax.sim.looping import resample_qpos
+
+        root_pos = resample_qpos(root_path, chosen.fps, config.control_rate_hz)[: len(frames)]
+        ref_qpos = resample_qpos(traj, chosen.fps, config.control_rate_hz, scene.mj_model)[: len(frames)]
+        if len(root_pos) != len(frames):
+            root_pos = ref_qpos = None
+    else:
+        ref_qpos = None
+    bundle = make_bundle(frames, masks, encoder, robot=scene.name, root_pos=root_pos, qpos=ref_qpos, prompt=prompt, source=chosen.source,
                          original_fps=chosen.fps, control_rate_hz=config.control_rate_hz,
                          resampling=str(config.interpolation), camera=dict(first.camera, height=config.height,
                                                                             width=config.width),

@@ -173,6 +173,8 @@ class ReferenceBundle:
     embeddings: np.ndarray
     metadata: BundleMetadata
     root_pos: np.ndarray | None = None  # float32[T,3], optional (see ReferenceArrays)
+    qpos: np.ndarray | None = None  # float32[T,nq], optional: the replayed robot's state per frame (host only,
+    # for reference state initialisation)
 
     def __post_init__(self) -> None:
         _validate_arrays(self.frames, self.masks, self.embeddings)
@@ -182,6 +184,12 @@ class ReferenceBundle:
                     or not np.all(np.isfinite(rp))):
                 raise BundleError(f"root_pos must be finite float32[T={self.frames.shape[0]},3], got "
                                   f"{getattr(rp, 'dtype', type(rp))}{list(getattr(rp, 'shape', []))}")
+        if self.qpos is not None:
+            q = self.qpos
+            if (not isinstance(q, np.ndarray) or q.dtype != np.float32 or q.ndim != 2
+                    or q.shape[0] != self.frames.shape[0] or not np.all(np.isfinite(q))):
+                raise BundleError(f"qpos must be finite float32[T={self.frames.shape[0]},nq], got "
+                                  f"{getattr(q, 'dtype', type(q))}{list(getattr(q, 'shape', []))}")
         m = self.metadata
         if not isinstance(m, BundleMetadata):
             raise BundleError(f"metadata must be a BundleMetadata, got {type(m).__name__}")
@@ -247,7 +255,7 @@ def save_bundle(bundle: ReferenceBundle, path: str | os.PathLike, *, overwrite: 
     try:
         arrays_path = tmp / ARRAYS_FILE
         with open(arrays_path, "wb") as f:
-            optional = {} if bundle.root_pos is None else {"root_pos": bundle.root_pos}
+            optional = {k: v for k, v in (("root_pos", bundle.root_pos), ("qpos", bundle.qpos)) if v is not None}
             np.savez(f, frames=bundle.frames, masks=bundle.masks, embeddings=bundle.embeddings, **optional)
             f.flush()
             os.fsync(f.fileno())
@@ -311,12 +319,13 @@ def load_bundle(
                 raise BundleError(f"bundle {path}: {ARRAYS_FILE} lacks arrays {missing}")
             frames, masks, embeddings = z["frames"], z["masks"], z["embeddings"]
             root_pos = z["root_pos"] if "root_pos" in z.files else None
+            qpos = z["qpos"] if "qpos" in z.files else None
     except BundleError:
         raise
     except Exception as e:  # zipfile / format errors
         raise BundleError(f"bundle {path}: cannot read {ARRAYS_FILE} ({e})") from e
     bundle = ReferenceBundle(frames=frames, masks=masks, embeddings=embeddings, metadata=metadata,
-                             root_pos=root_pos)
+                             root_pos=root_pos, qpos=qpos)
     if expected_encoder is not None:
         bundle.check_encoder(expected_encoder)
     if expected_clip_len is not None and metadata.clip_len != expected_clip_len:
@@ -375,10 +384,12 @@ def make_bundle(
     batch_size: int = 8,
     extra: dict[str, Any] | None = None,
     root_pos: np.ndarray | None = None,
+    qpos: np.ndarray | None = None,
 ) -> ReferenceBundle:
     """Build a `ReferenceBundle` from control-rate frames and masks, computing the embeddings with `encoder`.
 
-    `root_pos` f[T,3] (optional): the reference root's position per frame (stored relative to frame 0)."""
+    `root_pos` f[T,3] (optional): the reference root's position per frame (stored relative to frame 0);
+    `qpos` f[T,nq] (optional): the robot's joint state per frame when it is known (replay)."""
     frames = np.asarray(frames)
     masks = np.asarray(masks).astype(bool)
     embeddings = compute_reference_embeddings(frames, masks, encoder, clip_len=clip_len, batch_size=batch_size)
@@ -391,4 +402,7 @@ def make_bundle(
     if root_pos is not None:
         root_pos = np.asarray(root_pos, np.float64)
         root_pos = (root_pos - root_pos[:1]).astype(np.float32)
-    return ReferenceBundle(frames=frames, masks=masks, embeddings=embeddings, metadata=metadata, root_pos=root_pos)
+    if qpos is not None:
+        qpos = np.asarray(qpos, np.float32)
+    return ReferenceBundle(frames=frames, masks=masks, embeddings=embeddings, metadata=metadata, root_pos=root_pos,
+                           qpos=qpos)

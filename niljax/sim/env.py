@@ -19,7 +19,10 @@ Contract (one env; batch with `jax.vmap` or `BatchedEnv`):
   The learner bootstraps on truncation only.
 - `info`: `time_index` int32 (reference frame index: start index at reset, +1 per step), `step_count` int32,
   `truncation` f32, `rng` key, `prev_action` f32[nu], `final_obs` f32[obs_dim] (the observation before any
-  auto-reset: use it for bootstrapping), `first_data` (the mjx.Data after reset, used by auto-reset).
+  auto-reset: use it for bootstrapping), `first_data` (the mjx.Data after reset, used by auto-reset),
+  `start_root` f32[3] (the root body's position at the current episode's start).
+- Reference state initialisation (`NilEnv(..., start_states=(qpos[T,nq], qvel[T,nv]))`): episodes start from
+  the reference's recorded state at their start index instead of the home pose at rest.
 - Auto-reset (`BatchedEnv.step` / `reset_done`): Playground style, `done` stays visible for the step it
   happened; data/obs/physics/time_index are replaced by the env's reset state (same physics pose as at reset,
   a fresh start index when `random_start`).
@@ -133,8 +136,22 @@ def check_action(action: Any, nu: int) -> None:
 class NilEnv:
     """One environment over a `RobotScene`; see the module docstring for the full contract."""
 
-    def __init__(self, scene: RobotScene, config: EnvConfig = EnvConfig()) -> None:
+    def __init__(self, scene: RobotScene, config: EnvConfig = EnvConfig(),
+                 start_states: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """`start_states` = (qpos f[T, nq], qvel f[T, nv]): reference state initialisation. An episode that
+        starts at reference index s starts from state s (plus `reset_noise`) instead of the home pose at rest;
+        the arrays become constants of the compiled program."""
         self.scene, self.config = scene, config
+        self._start_qpos = self._start_qvel = None
+        if start_states is not None:
+            sq, sv = (np.asarray(x, np.float32) for x in start_states)
+            m = scene.mj_model
+            if sq.ndim != 2 or sq.shape[1] != m.nq or sv.shape != (len(sq), m.nv) or not np.isfinite(sq).all():
+                raise ValueError(f"start_states must be finite (qpos[T, nq={m.nq}], qvel[T, nv={m.nv}]), got "
+                                 f"{sq.shape} and {sv.shape}")
+            if config.random_start and config.max_start > len(sq):
+                raise ValueError(f"max_start={config.max_start} exceeds the {len(sq)} start states")
+            self._start_qpos, self._start_qvel = sq, sv
         spec, m = scene.spec, scene.mj_model
         self.mj_model = m
         # This process's own device: MJX's default is jax.devices()[0], which belongs to process 0 in a
@@ -255,24 +272,29 @@ class NilEnv:
         """Reset one env to the home pose (plus `reset_noise`); time_index = start index."""
         self.trace_counts["reset"] += 1
         rng, k_noise, k_start = jax.random.split(rng, 3)
-        data = self._posed_data(self._make_data(), k_noise)
         start = self._start_index(k_start)
+        data = self._posed_data(self._make_data(), k_noise, start)
         zero = jnp.zeros(self.nu, jnp.float32)
         phys = self.physics_quantities(data, zero, zero)
         obs = self._obs(data, phys, start)
         info = {"time_index": start, "step_count": jnp.int32(0), "truncation": jnp.float32(0.0), "rng": rng,
-                "prev_action": zero, "final_obs": obs, "first_data": data}
+                "prev_action": zero, "final_obs": obs, "first_data": data,
+                "start_root": data.xpos[self.scene.root_body_id]}
         metrics = self._metrics(phys, jnp.int32(0), jnp.bool_(False), jnp.bool_(False))
         return State(data=data, obs=obs, reward=jnp.float32(0.0), done=jnp.float32(0.0), metrics=metrics,
                      info=info, physics=phys)
 
-    def _posed_data(self, data: Any, key: jax.Array) -> Any:
-        """`data` at the home pose (+ uniform `reset_noise` on the actuated joints), at rest, forward-computed."""
+    def _posed_data(self, data: Any, key: jax.Array, start: jax.Array) -> Any:
+        """`data` at the home pose at rest, or at reference state `start` (`start_states`), plus uniform
+        `reset_noise` on the actuated joints; forward-computed."""
         qpos = jnp.asarray(self._home_qpos)
+        qvel = jnp.zeros_like(data.qvel)
+        if self._start_qpos is not None:
+            qpos, qvel = jnp.asarray(self._start_qpos)[start], jnp.asarray(self._start_qvel)[start]
         if self.config.reset_noise > 0:
             noise = jax.random.uniform(key, (self.nu,), minval=-1.0, maxval=1.0) * self.config.reset_noise
             qpos = qpos.at[self._qadr].add(noise)
-        data = data.replace(qpos=qpos, qvel=jnp.zeros_like(data.qvel), ctrl=jnp.asarray(self._home_ctrl))
+        data = data.replace(qpos=qpos, qvel=qvel, ctrl=jnp.asarray(self._home_ctrl))
         return mjx.forward(self._model(), data)
 
     def _start_index(self, key: jax.Array) -> jax.Array:
@@ -323,17 +345,19 @@ class NilEnv:
         """Auto-reset one env where `done`: the reset physics, a fresh start index, zero prev_action. `done`,
         `truncation`, `metrics` and `final_obs` keep the finished step's values.
 
-        The reset physics is the stored `info["first_data"]` (no extra work) when `reset_noise` is 0; with
-        noise, a freshly drawn noisy home pose, which costs one `mjx.forward` per env per call (computed for
+        The reset physics is the stored `info["first_data"]` (no extra work) when `reset_noise` is 0 and there
+        are no `start_states`; otherwise a freshly posed state (noisy home pose, or the reference's state at the
+        new start index), which costs one `mjx.forward` per env per call (computed for
         every env under vmap, kept where done)."""
         first = state.info["first_data"]
-        if self.config.reset_noise > 0:
+        if self.config.reset_noise > 0 or self._start_qpos is not None:
             rng, k_start, k_noise = jax.random.split(state.info["rng"], 3)
-            first = self._posed_data(first, k_noise)
+            start = self._start_index(k_start)
+            first = self._posed_data(first, k_noise, start)
         else:
             rng, k_start = jax.random.split(state.info["rng"])
+            start = self._start_index(k_start)
         zero = jnp.zeros(self.nu, jnp.float32)
-        start = self._start_index(k_start)
         phys0 = self.physics_quantities(first, zero, zero)
         obs0 = self._obs(first, phys0, start)
         done = state.done > 0.5
@@ -350,7 +374,8 @@ class NilEnv:
             data = jax.tree.map(pick, first, state.data)
         info = dict(state.info, rng=rng, time_index=jnp.where(done, start, state.info["time_index"]),
                     step_count=jnp.where(done, 0, state.info["step_count"]),
-                    prev_action=jnp.where(done, zero, state.info["prev_action"]))
+                    prev_action=jnp.where(done, zero, state.info["prev_action"]),
+                    start_root=jnp.where(done, first.xpos[self.scene.root_body_id], state.info["start_root"]))
         return state.replace(data=data, obs=jnp.where(done, obs0, state.obs), info=info,
                              physics=jax.tree.map(pick, phys0, state.physics))
 

@@ -40,6 +40,11 @@ class TrainConfig:
     checkpoint_every: int = 10_000  # env steps between checkpoints (0 = only at the end)
     keep_checkpoints: int = 3
     random_start: bool = False  # episodes start at a random reference index (else 0)
+    # Reference state initialisation: an episode starting at index s starts from the reference's own state s
+    # (pose and velocity; needs `qpos` in the bundle, i.e. a replayed reference) instead of the home pose at
+    # rest, and evaluation starts from state 0. For a reference that starts mid-motion (a mocap walk), where
+    # the agent at rest cannot match frame 0 (see experiments/results/README.md).
+    reference_start: bool = False
     reset_noise: float = 0.0  # uniform joint-position noise (rad) at every training reset; evaluation uses none
     observe_time: bool = True  # the policy sees the reference phase t / T
     write_video: bool = True

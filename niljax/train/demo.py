@@ -82,7 +82,7 @@ def make_replay_bundle(out: Path, robot: str, qpos: np.ndarray, render: RenderCo
         frames, masks, build_encoder(encoder_config), robot=robot,
         prompt=f"The {robot} agent is {skill}, camera follows the agent.", source=source,
         original_fps=hz, control_rate_hz=hz, resampling="none", camera={"name": "follow"}, clip_len=clip_len,
-        extra=extra, root_pos=root_pos,
+        extra=extra, root_pos=root_pos, qpos=qpos,
     )
     return save_bundle(bundle, out, overwrite=True)
 

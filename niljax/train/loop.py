@@ -163,7 +163,7 @@ class NilTrainer:
             info = stepped.info
             shift = reference_anchor_shift(reference.root_pos, info["time_index"],
                                            info["time_index"] - info["step_count"], data.xpos[:, root],
-                                           info["first_data"].xpos[:, root])
+                                           info["start_root"])
             data = anchor_camera(data, renderer.cam_id, shift)
         rgb, mask = renderer.render(data)
         history = push(history, rgb, mask, reset=fresh)

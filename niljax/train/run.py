@@ -83,11 +83,13 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
                            max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time,
                            time_scale=num_frames - 1,
                            reset_noise=config.reset_noise)
-    env = NilEnv(scene, env_config)
-    # Evaluation is deterministic: reference index 0, the exact home pose, and it runs its own horizon.
+    start_states = reference_states(scene, bundle) if config.reference_start else None
+    env = NilEnv(scene, env_config, start_states=start_states)
+    # Evaluation is deterministic: reference index 0, the exact home pose (or reference state 0), and it runs
+    # its own horizon.
     eval_steps = config.eval_horizon or num_frames - 1
     eval_config = dataclasses.replace(env_config, random_start=False, reset_noise=0.0, horizon=eval_steps)
-    eval_env = env if eval_config == env_config else NilEnv(scene, eval_config)
+    eval_env = env if eval_config == env_config else NilEnv(scene, eval_config, start_states=start_states)
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
     eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
     mesh = None
@@ -99,6 +101,26 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
         iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs, eval_horizon=eval_steps,
     )
     return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer)
+
+
+def reference_states(scene: Any, bundle: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(qpos f[T, nq], qvel f[T, nv]) of a replayed reference: its recorded poses and their velocities by
+    central differences at the control rate (one-sided at the ends). ValueError without `qpos` in the bundle."""
+    import mujoco
+
+    m = scene.mj_model
+    if bundle.qpos is None or bundle.qpos.shape[1] != m.nq:
+        got = "no qpos" if bundle.qpos is None else f"qpos with {bundle.qpos.shape[1]} entries, the model has {m.nq}"
+        raise ValueError(f"reference_start needs the reference's joint states, and the bundle has {got} (make it "
+                         "with the replay backend, or turn reference_start off)")
+    qpos = bundle.qpos.astype(np.float64)
+    hz = float(bundle.metadata.control_rate_hz)
+    qvel = np.zeros((len(qpos), m.nv))
+    for t in range(len(qpos)):
+        a, b = max(t - 1, 0), min(t + 1, len(qpos) - 1)
+        if b > a:
+            mujoco.mj_differentiatePos(m, qvel[t], (b - a) / hz, qpos[a], qpos[b])
+    return qpos, qvel
 
 
 def _comparable(d: dict[str, Any]) -> dict[str, Any]:
