@@ -15,6 +15,7 @@ Heavy imports happen inside the subcommand: `niljax --help` is instant and never
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -97,12 +98,44 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
 def _usage() -> str:
     lines = ["usage: niljax COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "`niljax COMMAND --help` shows a command's options."]
+    lines += ["", "`niljax COMMAND --help` shows a command's options; `--debug` shows the traceback of an error."]
     return "\n".join(lines)
 
 
+# Errors a user can cause (a bad flag value, a missing or malformed file, an unknown robot, a missing optional
+# package): one paragraph and exit code 2 instead of a traceback. Matched by class name along the MRO so that
+# this module never imports the packages that define them (`niljax --help` stays instant).
+_USER_ERRORS = ("ValueError", "FileNotFoundError", "FileExistsError", "IsADirectoryError", "NotADirectoryError",
+                "PermissionError", "RobotNotFoundError", "MissingDependencyError", "WeightsNotFoundError",
+                "UnicodeDecodeError")
+
+
+def _is_user_error(err: BaseException) -> bool:
+    return any(cls.__name__ in _USER_ERRORS for cls in type(err).__mro__)
+
+
+def _message(err: BaseException) -> str:
+    # KeyError subclasses (RobotNotFoundError) would print their message in quotes
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    text = text.strip() or type(err).__name__
+    return text if len(text) <= 4000 else text[:4000] + " ..."
+
+
+_DEBUG = False
+
+
+def debug_enabled() -> bool:
+    """True under `niljax --debug ...` or NILJAX_DEBUG=1: subcommands re-raise user errors (traceback shown)."""
+    return _DEBUG or os.environ.get("NILJAX_DEBUG", "") not in ("", "0")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    global _DEBUG
     args = list(sys.argv[1:] if argv is None else argv)
+    # `--debug` anywhere: user errors show their traceback instead of the one-paragraph message
+    _DEBUG = "--debug" in args
+    debug = debug_enabled()
+    args = [a for a in args if a != "--debug"]
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
@@ -115,7 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         print(f"niljax: unknown command {args[0]!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    return command[0](args[1:])
+    try:
+        return command[0](args[1:])
+    except Exception as err:
+        if debug or not _is_user_error(err):
+            raise
+        print(f"niljax {args[0]}: error: {_message(err)}\n(run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ def reference_main(argv: list[str] | None = None) -> int:
     try:
         bundle = run_reference(config)
     except (ReferencePreparationError, MissingDependencyError, FileExistsError, FileNotFoundError) as err:
+        from niljax.cli import debug_enabled
+
+        if debug_enabled():
+            raise
         print(f"niljax reference: error: {err}", file=sys.stderr)
         return 2
     out = Path(config.out)

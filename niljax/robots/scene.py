@@ -155,7 +155,11 @@ def load_robot(
         raise ValueError(f"collisions must be one of {COLLISION_MODES}, got {collisions!r}")
     spec = get_spec(robot) if isinstance(robot, str) else robot
     path, source = resolve_asset(spec, mjcf_path)
-    ms = mujoco.MjSpec.from_file(str(path))
+    try:
+        ms = mujoco.MjSpec.from_file(str(path))
+    except ValueError as err:  # MuJoCo's parse/compile errors never name the file that was read
+        detail = " ".join(str(err).split())
+        raise ValueError(f"robot {spec.name!r}: cannot load the MJCF file {path} ({source}): {detail}") from err
     spec = spec.with_variant({j.name for j in ms.joints})
 
     # --- strip what we never keep (sensors/pairs/keys may reference the source's own floor) ---
@@ -163,7 +167,11 @@ def load_robot(
         for el in list(coll):
             ms.delete(el)
     # --- what the source model's actuators allowed (compiled values resolve defaults) ---
-    m_src = ms.compile()
+    try:
+        m_src = ms.compile()
+    except ValueError as err:
+        detail = " ".join(str(err).split())
+        raise ValueError(f"robot {spec.name!r}: the MJCF file {path} ({source}) does not compile: {detail}") from err
     src_limits: dict[str, float | None] = {}
     for a in range(m_src.nu):
         if int(m_src.actuator_trntype[a]) != int(mujoco.mjtTrn.mjTRN_JOINT):
