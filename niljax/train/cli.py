@@ -2,7 +2,7 @@
 
     niljax train --reference bundle/ --robot h1 --num-envs 1024 --learner.batch-size 1024 ...
     niljax train --config runs/x/config.json           # rerun / resume with a saved config
-    niljax evaluate runs/x                              # evaluate the latest checkpoint, write rollout.mp4
+    niljax evaluate runs/x                              # evaluate the latest checkpoint: eval.json, eval_rollout.mp4
 
 Every field of `TrainConfig` (and its nested render / encoder / reward / learner configs) is a flag;
 `--help` lists them with their defaults.
@@ -20,6 +20,34 @@ import tyro
 from niljax.train.config import TrainConfig
 
 
+TRAIN_DESCRIPTION = """Stage 2: train a policy on a reference bundle (`niljax reference` makes one).
+
+--config PATH  start from a saved config (a run's config.json, or a JSON file of TrainConfig fields);
+               the flags given with it override its values. The same command again resumes a killed run."""
+
+
+def load_config_file(path: str) -> TrainConfig:
+    """`--config PATH` -> TrainConfig; ValueError naming the file and the fix (no traceback for a typo)."""
+    p = Path(path)
+    if p.is_dir():
+        hint = f" (did you mean {p / 'config.json'}?)" if (p / "config.json").is_file() else ""
+        raise ValueError(f"--config {path} is a folder, not a config file{hint}")
+    if not p.is_file():
+        raise FileNotFoundError(f"--config {path}: no such file (a run folder's config.json, or a JSON file of "
+                                "TrainConfig fields)")
+    try:
+        raw = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"--config {path} is not valid JSON: {err}") from err
+    if not isinstance(raw, dict):
+        raise ValueError(f"--config {path} must hold a JSON object of TrainConfig fields, got {type(raw).__name__}")
+    try:
+        return TrainConfig.from_dict(raw)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"--config {path}: {err} (the fields are the flags of `niljax train --help`, "
+                         "nested ones as objects: {\"learner\": {\"batch_size\": 256}})") from err
+
+
 def train_main(argv: list[str]) -> int:
     from niljax.robots import RobotNotFoundError
     from niljax.train.run import RunConfigMismatch, train
@@ -30,10 +58,18 @@ def train_main(argv: list[str]) -> int:
         if i + 1 >= len(argv):
             print("niljax train: --config needs a path", file=sys.stderr)
             return 2
-        base = TrainConfig.load(argv[i + 1])
+        try:
+            base = load_config_file(argv[i + 1])
+        except (ValueError, FileNotFoundError) as err:
+            from niljax.cli import debug_enabled
+
+            if debug_enabled():
+                raise
+            print(f"niljax train: error: {err}", file=sys.stderr)
+            return 2
         argv = argv[:i] + argv[i + 2:]
     try:
-        config = tyro.cli(TrainConfig, args=argv, default=base, prog="niljax train")
+        config = tyro.cli(TrainConfig, args=argv, default=base, prog="niljax train", description=TRAIN_DESCRIPTION)
         if config.distributed:
             from niljax.train.run import init_distributed
 
@@ -41,7 +77,12 @@ def train_main(argv: list[str]) -> int:
         run_dir = train(config)
     except (ValueError, FileNotFoundError, RunConfigMismatch, RobotNotFoundError) as err:
         # bad bundle / robot / weights / config: one clear line, nothing already written is touched
-        print(f"niljax train: error: {err}", file=sys.stderr)
+        from niljax.cli import debug_enabled
+
+        if debug_enabled():
+            raise
+        text = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"niljax train: error: {text}", file=sys.stderr)
         return 2
     print(f"[niljax] run folder: {run_dir}")
     return 0
@@ -49,42 +90,56 @@ def train_main(argv: list[str]) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateArgs:
-    """Evaluate a run's latest checkpoint with the deterministic policy; writes eval.json and rollout.mp4."""
+    """Evaluate a run's latest checkpoint with the deterministic policy; writes eval.json and eval_rollout.mp4
+    (the training run's own rollout.mp4 and summary.json are left as they are)."""
 
     run_dir: tyro.conf.Positional[str]
     video: bool = True
+    reference: str | None = None
+    """The run's reference bundle, when it is no longer where config.json says (moved or copied elsewhere)."""
+
+
+def _finished_checkpoints(run_dir: Path) -> list[int]:
+    folder = run_dir / "checkpoints"
+    return sorted(int(d.name) for d in folder.iterdir() if d.is_dir() and d.name.isdigit()) if folder.is_dir() else []
 
 
 def evaluate_main(argv: list[str]) -> int:
-    import jax
-
-    from niljax.train.run import (
-        _checkpoint_manager,
-        build_pipeline,
-        restore_checkpoint,
-        write_side_by_side_video,
-    )
-    from niljax.train.loop import summarize_eval
-
     args = tyro.cli(EvaluateArgs, args=argv, prog="niljax evaluate")
     run_dir = Path(args.run_dir)
-    if not (run_dir / "config.json").exists():
-        print(f"niljax evaluate: {run_dir} is not a run folder (no config.json)", file=sys.stderr)
-        return 2
-    config = TrainConfig.load(run_dir / "config.json")
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"no run folder at {run_dir}")
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json); pass the folder `niljax train` "
+                                "printed as its run folder")
+    config = load_config_file(str(run_dir / "config.json"))
+    if not _finished_checkpoints(run_dir):
+        raise FileNotFoundError(
+            f"{run_dir} has no checkpoint to evaluate: the run never got past its start (or its checkpoints were "
+            f"deleted). Train it with `niljax train --config {run_dir / 'config.json'}`, or delete the folder")
+    if args.reference is not None:
+        config = dataclasses.replace(config, reference=str(Path(args.reference).resolve()))
+    elif not Path(config.reference).is_dir():
+        raise FileNotFoundError(
+            f"the run's reference bundle {config.reference!r} (from {run_dir / 'config.json'}) is not there any more "
+            f"(moved or deleted); pass its new place: niljax evaluate {run_dir} --reference PATH_TO_BUNDLE")
+
+    import jax
+
+    from niljax.train.loop import summarize_eval
+    from niljax.train.run import _checkpoint_manager, build_pipeline, restore_checkpoint, write_side_by_side_video
+
     pipeline = build_pipeline(config)
     manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
-    if manager.latest_step() is None:
-        print(f"niljax evaluate: no checkpoint in {run_dir / 'checkpoints'}", file=sys.stderr)
-        return 2
     state = restore_checkpoint(manager, jax.eval_shape(pipeline.trainer.init, jax.random.PRNGKey(config.seed)))
     result = jax.device_get(pipeline.trainer.evaluate(state.learner, jax.random.PRNGKey(config.seed + 1),
                                                       record=args.video))
     summary = summarize_eval(result)
     summary["env_steps"] = int(state.env_steps)
+    summary["reference"] = config.reference
     (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
     if args.video:
-        write_side_by_side_video(run_dir / "rollout.mp4", result["frames"], result["masks"],
+        write_side_by_side_video(run_dir / "eval_rollout.mp4", result["frames"], result["masks"],
                                  pipeline.bundle.frames[1:], pipeline.bundle.masks[1:],
                                  fps=max(int(pipeline.bundle.metadata.control_rate_hz) // 2, 1))
     print(json.dumps(summary, indent=2))

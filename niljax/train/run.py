@@ -145,8 +145,10 @@ def init_distributed() -> None:
                                process_id=int(process_id) if process_id else None)
 
 
-def _prepare_run_dir(config: TrainConfig) -> TrainConfig:
-    """Resolve the run folder; process 0 checks an existing config.json against this one and writes it."""
+def _prepare_run_dir(config: TrainConfig, *, write: bool = True) -> TrainConfig:
+    """Resolve the run folder; process 0 checks an existing config.json against this one and, with `write`,
+    writes it. `train` checks first (write=False) and writes only once the pipeline is built, so a start that
+    fails (bad bundle, robot, weights) leaves nothing behind that would refuse the corrected command."""
     if not config.run_dir and jax.process_count() > 1:
         raise ValueError("a run over several processes needs an explicit --run-dir (a folder they all share)")
     run_dir = config.run_dir or os.path.join("runs", f"{config.robot or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -164,9 +166,52 @@ def _prepare_run_dir(config: TrainConfig) -> TrainConfig:
             raise RunConfigMismatch(
                 f"{saved} was written by a run with a different config; use a new --run-dir, or the same "
                 "settings (only total_env_steps, eval/checkpoint cadence, progress and video may change)")
+    if not write:
+        return config
     path.mkdir(parents=True, exist_ok=True)
     config.save(saved)
     return config
+
+
+def check_budget(config: TrainConfig) -> None:
+    """ValueError when the run would never update the learner: every env step of the budget (rounded up to
+    whole chunks) falls in BRO's random warm-up, so the exported "policy" would be the untrained network."""
+    per_call = config.env_steps_per_call
+    total = int(math.ceil(config.total_env_steps / per_call) * per_call)
+    warmup = config.learner.random_steps
+    if total < warmup:
+        rounded = "" if total == config.total_env_steps else (
+            f" ({total} once rounded up to whole chunks of num_envs x iterations_per_call = {per_call} env steps)")
+        raise ValueError(
+            f"this run would train nothing: total_env_steps = {config.total_env_steps}{rounded} is below "
+            f"learner.random_steps = {warmup}, the random warm-up before the first learner update, so the policy "
+            f"would stay untrained. Raise --total-env-steps to at least {warmup}, or lower --learner.random-steps "
+            f"to at most {total}")
+
+
+def check_against_bundle(config: TrainConfig) -> None:
+    """Cheap checks of the config against the bundle's metadata.json, before anything is built or written:
+    the reward's clip length and the render size must be the bundle's (ValueError naming both values).
+    A missing or unreadable bundle is left to `build_pipeline` / `load_bundle`, which explain it."""
+    meta_path = Path(config.reference) / "metadata.json" if config.reference else None
+    if meta_path is None or not meta_path.is_file():
+        return
+    try:
+        meta = json.loads(meta_path.read_text())
+        clip_len, height, width = int(meta["clip_len"]), int(meta["height"]), int(meta["width"])
+    except (ValueError, KeyError, TypeError):
+        return
+    where = f"the bundle ({config.reference})"
+    if config.reward.use_video and config.reward.clip_len != clip_len:
+        raise ValueError(
+            f"clip length mismatch: the reward compares clips of reward.clip_len = {config.reward.clip_len} frames, "
+            f"but {where} holds embeddings of {clip_len}-frame clips; pass --reward.clip-len {clip_len} "
+            f"--encoder.clip-len {clip_len} (or remake the bundle with --clip-len {config.reward.clip_len})")
+    if (config.render.height, config.render.width) != (height, width):
+        raise ValueError(
+            f"render size mismatch: the run renders {config.render.height}x{config.render.width} (render.height x "
+            f"render.width) but {where} has {height}x{width} frames; pass --render.height {height} "
+            f"--render.width {width}")
 
 
 def _checkpoint_manager(run_dir: Path, keep: int):
@@ -280,10 +325,13 @@ def train(config: TrainConfig) -> Path:
 
     from niljax.train.loop import Throughput, chunk_summary
 
-    config = _prepare_run_dir(config)
+    check_budget(config)
+    check_against_bundle(config)
+    config = _prepare_run_dir(config, write=False)
     run_dir = Path(config.run_dir)
     primary = jax.process_index() == 0
     pipeline = build_pipeline(config)
+    _prepare_run_dir(config)  # the run starts: now config.json is written (process 0)
     trainer = pipeline.trainer
     logger = RunLogger(run_dir, enabled=primary)
     manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
