@@ -197,6 +197,7 @@ class ImportGenerator:
     paths: Sequence[str | os.PathLike]
     fps: float | None = None
     name: str = "import"
+    allow_partial: bool = False  # accept files that decode to fewer frames than their container declares
 
     def generate(self, image: np.ndarray, prompt: str, n: int) -> list[VideoCandidate]:
         """Read every file (n and prompt are ignored: the videos already exist)."""
@@ -204,7 +205,7 @@ class ImportGenerator:
             raise ReferencePreparationError("import backend needs at least one video file")
         out = []
         for p in self.paths:
-            frames, fps = read_video(p, fps=self.fps)
+            frames, fps = read_video(p, fps=self.fps, allow_partial=self.allow_partial)
             out.append(VideoCandidate(frames, fps, f"import:{Path(p).name}",
                                       metadata=dict(backend="import", path=str(Path(p).resolve()))))
         return out

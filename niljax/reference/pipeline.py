@@ -18,7 +18,13 @@ Output folder layout (`config.out`):
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
+import math
+import os
+import shutil
+import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +111,8 @@ class ReferenceConfig:
     """The clip encoder for the bundle's embeddings; `niljax train` must use the same one (checked on load)."""
     clip_len: int = 8
     embed_batch_size: int = 8
+    allow_partial_video: bool = False
+    """import: accept a video that decodes only partly (fewer frames than its container declares)."""
     overwrite: bool = False
     progress: bool = True
 
@@ -127,6 +135,12 @@ class ReferenceConfig:
             raise ReferencePreparationError("--period needs --duration and a positive number of seconds")
         if self.control_rate_hz <= 0:
             raise ReferencePreparationError(f"control_rate_hz must be positive, got {self.control_rate_hz}")
+        for flag, value in (("--trajectory-fps", self.trajectory_fps), ("--video-fps", self.video_fps),
+                            ("--replay-fps", self.replay_fps), ("--generation-fps", self.generation_fps)):
+            # 0 would otherwise fall back silently to the file's / default rate (`fps or ...`)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ReferencePreparationError(f"{flag} must be a positive rate in frames per second, got {value} "
+                                                "(leave it out to use the file's own rate)")
         if self.segmenter == "sam2" and not self.sam2_checkpoint:
             raise ReferencePreparationError("segmenter 'sam2' needs --sam2-checkpoint (or use 'background')")
 
@@ -157,14 +171,75 @@ def _subsample(frames: np.ndarray, masks: np.ndarray, src: float, dst: float) ->
     return frames[idx], masks[idx]
 
 
+# What one Stage-1 run writes into `out`; with --overwrite every one of them is replaced (or removed when this
+# run does not make it), so the folder never mixes parts of two runs.
+OUTPUT_PARTS = ("bundle", "first_frame.png", "first_frame_mask.png", "first_frame.json", "candidates", "report")
+
+
 def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator: Any = None,
                       segmenter: Any = None) -> Path:
     """Run Stage 1 end to end; returns the bundle path (`<out>/bundle`).
 
     `encoder` (a `niljax.reward.VideoEncoder`), `generator` (a `VideoGenerator`) and `segmenter` override the
-    ones the config would build (Python API / tests). Raises `ReferencePreparationError` subclasses on bad input;
-    on any failure no bundle is written (a previous bundle at the path is left untouched).
+    ones the config would build (Python API / tests). Raises `ReferencePreparationError` subclasses on bad input.
+    Everything is written into a hidden staging folder next to `out` and moved into `out` only once the run has
+    completed: on any failure `out` is left exactly as it was (not even created) and the staging folder is
+    removed (one left by a killed run is removed by the next run for the same `out`).
     """
+    config.validate()
+    out = Path(config.out)
+    bundle_path = out / "bundle"
+    if bundle_path.exists() and not config.overwrite:
+        raise FileExistsError(f"{bundle_path} exists (pass --overwrite to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-{socket.gethostname()}-{os.getpid()}-",
+                                  dir=out.parent))
+    try:
+        _prepare_into(config, stage, bundle_path, encoder=encoder, generator=generator, segmenter=segmenter)
+        _publish(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return bundle_path
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove staging folders of earlier runs for `out` on this host whose process is gone (killed runs)."""
+    prefix = f".{out.name}.stage-{socket.gethostname()}-"
+    for path in out.parent.glob(f"{glob.escape(prefix)}*"):
+        try:
+            pid = int(path.name[len(prefix):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move a completed run's parts from `stage` into `out`, replacing (or removing) every earlier part."""
+    if not out.exists():
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(stage, 0o777 & ~umask)  # mkdtemp made it private; `out` gets a plain mkdir's mode
+        os.rename(stage, out)
+        stage.mkdir()  # the caller removes it
+        return
+    replaced = stage / ".replaced"
+    replaced.mkdir()
+    for name in OUTPUT_PARTS:
+        if (out / name).exists() or (out / name).is_symlink():
+            os.rename(out / name, replaced / name)
+    for leftover in [*out.glob(".bundle.tmp-*"), *out.glob(".bundle.old-*")]:  # interrupted bundle saves
+        shutil.rmtree(leftover, ignore_errors=True)
+    for item in stage.iterdir():
+        if item.name != replaced.name:
+            os.rename(item, out / item.name)
+
+
+def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, encoder: Any, generator: Any,
+                  segmenter: Any) -> Path:
+    """The Stage-1 steps, writing every part into the (staging) folder `out`."""
     from tqdm.auto import tqdm
 
     from niljax.reference import align, generate, resample, segment, select
@@ -174,13 +249,8 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
     from niljax.reward.bundle import load_bundle, make_bundle, save_bundle
     from niljax.robots import load_robot
 
-    config.validate()
     t_start = time.time()
-    out = Path(config.out)
     bundle_path = out / "bundle"
-    if bundle_path.exists() and not config.overwrite:
-        raise FileExistsError(f"{bundle_path} exists (pass --overwrite to replace it)")
-    out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     steps = tqdm(total=8, desc="reference", disable=not config.progress)
 
@@ -232,7 +302,8 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
         if config.backend == "import":
             for p in config.videos:
                 _check_sidecar(p, scene.name)
-            generator = generate.ImportGenerator(config.videos, fps=config.video_fps)
+            generator = generate.ImportGenerator(config.videos, fps=config.video_fps,
+                                                 allow_partial=config.allow_partial_video)
         elif config.backend == "replay":
             generator = generate.ReplayGenerator(lambda q: render_qpos(scene, q, gen_h, gen_w), traj, traj_fps)
         else:
@@ -345,7 +416,7 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
 
     # 8. report
     summary = dict(
-        bundle=str(bundle_path), robot=scene.name, prompt=prompt, backend=config.backend,
+        bundle=str(final_bundle), robot=scene.name, prompt=prompt, backend=config.backend,
         num_candidates=len(candidates), selected=best, selection=[dataclasses.asdict(r) for r in table],
         selection_table=select.format_table(table), source=chosen.source, original_fps=chosen.fps,
         control_rate_hz=config.control_rate_hz, interpolation=str(config.interpolation),

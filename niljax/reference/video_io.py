@@ -54,12 +54,38 @@ def as_rgb_frames(frames: np.ndarray, *, what: str = "video") -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def read_video(path: str | os.PathLike, *, fps: float | None = None) -> tuple[np.ndarray, float]:
+def _ffmpeg_detail(err: Exception) -> str:
+    """An imageio/ffmpeg error without ffmpeg's version and build banner: its last few meaningful lines."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    banner = ("ffmpeg version", "built with", "configuration:", "lib", "=== stderr ===")
+    kept = [ln for ln in lines if not ln.startswith(banner)]
+    return " | ".join(kept[-4:]) or type(err).__name__
+
+
+def expected_frame_count(meta: dict) -> int | None:
+    """Frames the container declares (duration x fps, or nframes), None when it does not say."""
+    nframes = meta.get("nframes")
+    if isinstance(nframes, (int, float)) and math.isfinite(nframes) and nframes > 0:
+        return int(nframes)
+    duration, rate = meta.get("duration"), meta.get("fps")
+    try:
+        duration, rate = float(duration), float(rate)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(duration) and math.isfinite(rate) and duration > 0 and rate > 0):
+        return None
+    return int(round(duration * rate))
+
+
+def read_video(path: str | os.PathLike, *, fps: float | None = None,
+               allow_partial: bool = False) -> tuple[np.ndarray, float]:
     """Read a whole video into memory.
 
     Args:
       path: video file (mp4, mov, webm, gif, ... anything ffmpeg reads).
       fps: frame rate override; required when the container has no usable frame rate.
+      allow_partial: accept a file that decodes to fewer frames than its container declares (a file cut
+        short or damaged); by default that is a `VideoReadError` with both numbers.
     Returns:
       (frames uint8[T,H,W,3], fps) with fps > 0.
     """
@@ -77,11 +103,12 @@ def read_video(path: str | os.PathLike, *, fps: float | None = None) -> tuple[np
     try:
         frames = iio.imread(path, index=None)
     except Exception as err:  # imageio raises many types for corrupt input
-        raise VideoReadError(f"cannot decode video {path}: {type(err).__name__}: {err}") from err
+        raise VideoReadError(f"cannot decode video {path}: {type(err).__name__}: {_ffmpeg_detail(err)}") from err
     frames = as_rgb_frames(frames, what=str(path))
     if frames.ndim == 4 and frames.shape[0] == 1 and path.suffix.lower() in IMAGE_SUFFIXES:
         raise VideoReadError(f"{path} is a still image, not a video")
     container_fps = None
+    meta = {}
     try:
         meta = iio.immeta(path)
         container_fps = meta.get("fps")
@@ -95,6 +122,15 @@ def read_video(path: str | os.PathLike, *, fps: float | None = None) -> tuple[np
                 f"{path}: the frame rate is missing or unknown ({container_fps!r}); pass fps= explicitly"
             )
         fps = float(container_fps)
+    declared = expected_frame_count(meta) if path.suffix.lower() != ".gif" else None  # gif: duration per frame
+    if declared is not None and not allow_partial:
+        missing = declared - len(frames)
+        if missing > max(2, 0.05 * declared):
+            raise VideoReadError(
+                f"{path}: decoded only {len(frames)} of the {declared} frames its container declares "
+                f"({float(meta.get('duration', 0)):.2f} s at {float(meta.get('fps', 0)):g} fps): the file looks cut "
+                "short or damaged. Download or export it again, or accept the decoded frames with "
+                "--allow-partial-video (allow_partial=True)")
     return frames, float(fps)
 
 
