@@ -6,11 +6,17 @@
 - MUJOCO_GL defaults to `egl` so `mujoco.Renderer` works headless.
 Entry points (CLI, benchmarks, tests/conftest.py) call it before importing jax; `import niljax` calls it too,
 which is early enough whenever niljax is imported before jax.
+
+`quiet_warp()` (called by `niljax train` / `evaluate` when the warp renderer is used) turns off MuJoCo Warp's
+noise on every run: its init banner, one "Module ... load on device" line per kernel module, and on a machine
+without a GPU its "Could not find or load the NVIDIA CUDA driver" warning.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 
 _CPU_SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 
@@ -25,3 +31,40 @@ def configure(*, offline_hub: bool = False, host_device_count: int | None = None
     os.environ.setdefault("MUJOCO_GL", "egl")
     if offline_hub:
         os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+# What warp's native init prints with fprintf(stderr) on a machine without an NVIDIA driver (CPU runs)
+_WARP_NOISE = ("Warp CUDA warning: Could not find or load the NVIDIA CUDA driver",)
+
+
+def quiet_warp() -> None:
+    """Initialise warp quietly (idempotent; nothing without warp-lang; NILJAX_VERBOSE_WARP=1 keeps the output).
+
+    warp's log level (`quiet` in older versions) silences the banner and the kernel-load lines; warnings and
+    errors still show. The native CUDA-driver warning is
+    printed by C code, so fd 2 is captured around `warp.init()` and everything else it wrote is passed on.
+    """
+    import importlib.util
+
+    if os.environ.get("NILJAX_VERBOSE_WARP", "") not in ("", "0") or importlib.util.find_spec("warp") is None:
+        return
+    import warp
+
+    if hasattr(warp, "LOG_WARNING"):  # warp >= 1.1x: a log level (INFO prints the banner and module loads)
+        warp.config.log_level = max(warp.config.log_level, warp.LOG_WARNING)
+    else:
+        warp.config.quiet = True
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            warp.init()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace")
+    kept = [line for line in text.splitlines(keepends=True) if not line.startswith(_WARP_NOISE)]
+    if kept:
+        sys.stderr.write("".join(kept))

@@ -279,3 +279,14 @@ def test_evaluate_writes_its_own_files(journey, tmp_path, monkeypatch, capsys):
     assert (run_dir / "rollout.mp4").read_bytes() == b"the training run's video"
     assert (run_dir / "eval_rollout.mp4").stat().st_size > 0
     assert json.loads((run_dir / "eval.json").read_text())["env_steps"] == 64
+
+
+def test_warp_initialises_quietly():
+    """Warp's banner, its per-module load lines and (on CPU) the native "CUDA driver not found" warning."""
+    pytest.importorskip("warp")
+    code = ("from niljax import _runtime; _runtime.quiet_warp(); import warp as wp; "
+            "wp.init(); print('ok', wp.get_device('cpu'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NILJAX_VERBOSE_WARP": ""})
+    assert proc.returncode == 0 and proc.stdout.startswith("ok"), proc.stderr[-2000:]
+    assert "initialized" not in proc.stderr and "CUDA driver" not in proc.stderr, proc.stderr

@@ -15,9 +15,12 @@ import json
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import tyro
 
-from niljax.train.config import TrainConfig
+if TYPE_CHECKING:  # imported where used: `niljax evaluate --help` needs no jax/mujoco import
+    from niljax.train.config import TrainConfig
 
 
 TRAIN_DESCRIPTION = """Stage 2: train a policy on a reference bundle (`niljax reference` makes one).
@@ -28,6 +31,8 @@ TRAIN_DESCRIPTION = """Stage 2: train a policy on a reference bundle (`niljax re
 
 def load_config_file(path: str) -> TrainConfig:
     """`--config PATH` -> TrainConfig; ValueError naming the file and the fix (no traceback for a typo)."""
+    from niljax.train.config import TrainConfig
+
     p = Path(path)
     if p.is_dir():
         hint = f" (did you mean {p / 'config.json'}?)" if (p / "config.json").is_file() else ""
@@ -50,6 +55,7 @@ def load_config_file(path: str) -> TrainConfig:
 
 def train_main(argv: list[str]) -> int:
     from niljax.robots import RobotNotFoundError
+    from niljax.train.config import TrainConfig
     from niljax.train.run import RunConfigMismatch, train
 
     base = TrainConfig()
@@ -74,6 +80,10 @@ def train_main(argv: list[str]) -> int:
             from niljax.train.run import init_distributed
 
             init_distributed()  # cluster auto-detection, or JAX_COORDINATOR_ADDRESS / _NUM_PROCESSES / _PROCESS_ID
+        if config.render.resolved_backend() == "warp":
+            from niljax import _runtime
+
+            _runtime.quiet_warp()  # no banner, kernel-load lines or CPU-only "CUDA driver not found" warning
         run_dir = train(config)
     except (ValueError, FileNotFoundError, RunConfigMismatch, RobotNotFoundError) as err:
         # bad bundle / robot / weights / config: one clear line, nothing already written is touched
@@ -129,6 +139,10 @@ def evaluate_main(argv: list[str]) -> int:
     from niljax.train.loop import summarize_eval
     from niljax.train.run import _checkpoint_manager, build_pipeline, restore_checkpoint, write_side_by_side_video
 
+    if config.render.resolved_backend() == "warp":
+        from niljax import _runtime
+
+        _runtime.quiet_warp()
     pipeline = build_pipeline(config)
     manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
     state = restore_checkpoint(manager, jax.eval_shape(pipeline.trainer.init, jax.random.PRNGKey(config.seed)))
