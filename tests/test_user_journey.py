@@ -290,3 +290,15 @@ def test_warp_initialises_quietly():
                           env={**os.environ, "NILJAX_VERBOSE_WARP": ""})
     assert proc.returncode == 0 and proc.stdout.startswith("ok"), proc.stderr[-2000:]
     assert "initialized" not in proc.stderr and "CUDA driver" not in proc.stderr, proc.stderr
+
+
+def test_train_takes_render_size_and_clip_length_from_the_bundle(journey, tmp_path, capsys):
+    """`niljax train --reference B --encoder.kind toy`: no --render.height/width, --reward.clip-len or
+    --encoder.clip-len to repeat (the run gets past the bundle checks and fails later, on the MJCF given)."""
+    bad = tmp_path / "broken_robot.xml"
+    bad.write_text(BAD_MJCF)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--reference", str(journey["bundle"]), "--encoder.kind", "toy", "--mjcf", str(bad),
+                 "--run-dir", str(run_dir)]) == 2
+    err = _err(capsys)
+    assert "broken_robot.xml" in err and "mismatch" not in err and not run_dir.exists()

@@ -26,7 +26,9 @@ if TYPE_CHECKING:  # imported where used: `niljax evaluate --help` needs no jax/
 TRAIN_DESCRIPTION = """Stage 2: train a policy on a reference bundle (`niljax reference` makes one).
 
 --config PATH  start from a saved config (a run's config.json, or a JSON file of TrainConfig fields);
-               the flags given with it override its values. The same command again resumes a killed run."""
+               the flags given with it override its values. The same command again resumes a killed run.
+--reference B  the bundle; its render size and clip length are the defaults of --render.height/width,
+               --reward.clip-len and --encoder.clip-len (a flag that contradicts the bundle is refused)."""
 
 
 def load_config_file(path: str) -> TrainConfig:
@@ -53,6 +55,35 @@ def load_config_file(path: str) -> TrainConfig:
                          "nested ones as objects: {\"learner\": {\"batch_size\": 256}})") from err
 
 
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def bundle_defaults(base: TrainConfig, reference: str | None) -> TrainConfig:
+    """`base` with the render size and clip length (reward and encoder) of the bundle at `reference`, so
+    `niljax train --reference B` needs no flag to repeat them; a flag given on the command line still wins (and
+    a value that contradicts the bundle is refused before the run starts, naming both). Unchanged when the
+    bundle's metadata.json cannot be read (the run then reports the bundle problem itself)."""
+    import json as json_
+
+    meta_path = Path(reference) / "metadata.json" if reference else None
+    if meta_path is None or not meta_path.is_file():
+        return base
+    try:
+        meta = json_.loads(meta_path.read_text())
+        height, width, clip_len = int(meta["height"]), int(meta["width"]), int(meta["clip_len"])
+        return dataclasses.replace(base, render=dataclasses.replace(base.render, height=height, width=width),
+                                   reward=dataclasses.replace(base.reward, clip_len=clip_len),
+                                   encoder=dataclasses.replace(base.encoder, clip_len=clip_len))
+    except (ValueError, KeyError, TypeError):
+        return base
+
+
 def train_main(argv: list[str]) -> int:
     from niljax.robots import RobotNotFoundError
     from niljax.train.config import TrainConfig
@@ -74,6 +105,7 @@ def train_main(argv: list[str]) -> int:
             print(f"niljax train: error: {err}", file=sys.stderr)
             return 2
         argv = argv[:i] + argv[i + 2:]
+    base = bundle_defaults(base, _flag_value(argv, "--reference"))
     try:
         config = tyro.cli(TrainConfig, args=argv, default=base, prog="niljax train", description=TRAIN_DESCRIPTION)
         if config.distributed:
