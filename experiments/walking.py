@@ -71,7 +71,7 @@ def tier_config(tier: str, args: argparse.Namespace) -> dict:
             learner=BROConfig(critic_width=256, critic_depth=1, actor_width=128, actor_depth=1, n_quantiles=25,
                               batch_size=256, updates_per_iteration=4, random_steps=5_000, reset_steps=(),
                               replay_capacity=300_000, init_temperature=0.1),
-            total_env_steps=args.env_steps or 120_000)
+            total_env_steps=args.env_steps or 90_000)
     if tier == "gpu":  # one H100/H200: the paper's renders and encoder, thousands of envs
         return dict(
             num_envs=1024, iterations_per_call=10, eval_envs=4,
@@ -118,7 +118,7 @@ def prepare_reference(args: argparse.Namespace, config: TrainConfig) -> str:
 
     from niljax.reference.first_frame import load_trajectory
     from niljax.robots import load_robot
-    from niljax.sim.looping import loop_qpos, resample_qpos, root_planar_indices
+    from niljax.sim.looping import find_cycle, loop_qpos, resample_qpos, root_planar_indices
     from niljax.train.demo import make_replay_bundle
 
     out = Path(args.out) / args.robot / "reference"
@@ -129,11 +129,15 @@ def prepare_reference(args: argparse.Namespace, config: TrainConfig) -> str:
     qpos, rate = load_trajectory(args.trajectory or SHARED / traj, scene, fps=args.trajectory_fps or fps)
     hz = 1.0 / scene.control_dt
     q = resample_qpos(qpos, rate, hz, scene.mj_model)
-    looped = loop_qpos(q, int(round(args.seconds * hz)) + 1, root_planar_indices(scene), model=scene.mj_model)
+    planar = root_planar_indices(scene)
+    start, end = find_cycle(q, exclude=planar)
+    looped = loop_qpos(q, int(round(args.seconds * hz)) + 1, planar, start=start, period=end - start,
+                       model=scene.mj_model)
     t0 = time.time()
     path = make_replay_bundle(out, args.robot, np.asarray(looped), config.render, config.encoder,
                               config.reward.clip_len, source=f"replay:{Path(args.trajectory or traj).name} looped "
-                              f"to {args.seconds:g} s", skill="walking", scene=scene)
+                              f"to {args.seconds:g} s", skill="walking", scene=scene,
+                              extra={"loop_period_frames": end - start})
     print(f"[walking] reference bundle {path}: {len(looped)} frames in {time.time() - t0:.0f} s")
     return str(path)
 

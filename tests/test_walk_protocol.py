@@ -122,3 +122,35 @@ def test_reference_anchor_without_root_path_is_a_clear_error(tmp_path):
     config = dataclasses.replace(config, render=dataclasses.replace(config.render, camera_anchor="both"))
     with pytest.raises(ValueError, match="root_pos"):
         build_pipeline(config)
+
+
+def test_reference_state_initialisation_and_phase_clock():
+    """Episodes start from the reference's state at their start index; the clock encodes the phase."""
+    from niljax.robots import load_robot
+    from niljax.sim import EnvConfig, NilEnv
+
+    scene = load_robot("toy_arm")
+    m = scene.mj_model
+    t = 12
+    qpos = np.repeat(scene.home_qpos[None], t, 0).astype(np.float32)
+    qpos[:, scene.joint_qpos_adr[0]] += np.linspace(0.0, 0.5, t)
+    qvel = np.zeros((t, m.nv), np.float32)
+    qvel[:, 0] = np.arange(t) * 0.1
+    config = EnvConfig(horizon=t - 1, random_start=True, max_start=t - 1, obs_time_index=True, time_scale=t - 1,
+                       phase_period=4)
+    env = NilEnv(scene, config, start_states=(qpos, qvel))
+    states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), 6))
+    start = np.asarray(states.info["time_index"])
+    assert len(set(start.tolist())) > 1
+    np.testing.assert_allclose(np.asarray(states.data.qpos), qpos[start], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(states.data.qvel), qvel[start], atol=1e-6)
+    clock = np.asarray(states.obs[:, -2:])
+    np.testing.assert_allclose(clock, np.stack([np.sin(np.pi * start / 2), np.cos(np.pi * start / 2)], 1), atol=1e-5)
+    assert env.obs_dim == states.obs.shape[1]
+    # auto-reset draws a new start and poses the robot there
+    done = states.replace(done=jnp.ones(6, jnp.float32))
+    again = jax.jit(jax.vmap(env.reset_done))(done)
+    new_start = np.asarray(again.info["time_index"])
+    np.testing.assert_allclose(np.asarray(again.data.qpos), qpos[new_start], atol=1e-6)
+    with pytest.raises(ValueError, match="start_states"):
+        NilEnv(scene, config, start_states=(qpos[:, :2], qvel))

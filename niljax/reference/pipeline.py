@@ -276,9 +276,9 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
         if keep.sum() < 2:
             raise ReferencePreparationError(f"trim window leaves {keep.sum()} trajectory steps")
         traj, trimmed = traj[keep], True
-    root_path = None
+    root_path = loop_period = None
     if traj is not None and config.backend == "replay":
-        from niljax.sim.looping import loop_qpos, resample_qpos, root_planar_indices
+        from niljax.sim.looping import find_cycle, loop_qpos, resample_qpos, root_planar_indices
         from niljax.sim.replay import kinematic_poses
 
         if config.replay_fps and config.replay_fps != traj_fps:
@@ -286,9 +286,13 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
             traj, traj_fps = resample_qpos(traj, traj_fps, config.replay_fps, scene.mj_model), float(config.replay_fps)
         if config.duration:
             planar = root_planar_indices(scene)
-            period = None if config.period is None else int(round(config.period * traj_fps))
-            traj = loop_qpos(traj, int(round(config.duration * traj_fps)) + 1, planar, period=period,
-                             model=scene.mj_model)
+            if config.period is None:
+                cycle_start, cycle_end = find_cycle(traj, exclude=planar)
+            else:
+                cycle_start, cycle_end = 0, int(round(config.period * traj_fps))
+            traj = loop_qpos(traj, int(round(config.duration * traj_fps)) + 1, planar, start=cycle_start,
+                             period=cycle_end - cycle_start, model=scene.mj_model)
+            loop_period = (cycle_end - cycle_start) * config.control_rate_hz / traj_fps  # in bundle frames
         root_path = kinematic_poses(scene, traj)["xpos"][:, scene.root_body_id]
     start_q = traj[0] if (traj is not None and config.start_from_trajectory) else None
     first = render_first_frame(scene, gen_h, gen_w, qpos=start_q)
@@ -388,7 +392,11 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
     # 7. embeddings + bundle
     if encoder is None:
         encoder = build_encoder(config)
-    extra = dict(backend=config.backend, candidate_source=chosen.source, candidate_metadata=chosen.metadata,
+    if loop_period is not None:
+        extra_loop = dict(loop_period_frames=int(round(loop_period)))  # the phase clock's period (training)
+    else:
+        extra_loop = {}
+    extra = dict(**extra_loop, backend=config.backend, candidate_source=chosen.source, candidate_metadata=chosen.metadata,
                  selection=[dataclasses.asdict(r) for r in table], segmenter=seg_name,
                  trim=[config.trim_start_s, config.trim_end_s], first_frame_qpos=first.qpos.tolist(),
                  background_rgb=list(first.background_rgb), generation_size=[gen_h, gen_w])

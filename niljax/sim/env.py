@@ -6,7 +6,8 @@ Contract (one env; batch with `jax.vmap` or `BatchedEnv`):
 - `State.obs` f32[obs_dim]: [projected gravity in the root frame (3), root linear velocity in the root frame
   (3), root angular velocity in the root frame (3), root height (1), actuated joint positions minus home
   (nu), actuated joint velocities x 0.1 (nu), previous action (nu)] + [time_index / horizon (1)] when
-  `EnvConfig.obs_time_index` (divided by `time_scale`, default `horizon`).
+  `EnvConfig.obs_time_index` (divided by `time_scale`, default `horizon`) + [sin, cos of 2 pi time_index /
+  phase_period (2)] when `EnvConfig.phase_period`.
 - Actions: clipped to [-1, 1]; PD robots: target = home + action * action_scale (clipped to the joint range);
   torque robots: ctrl = action * torque_limit. Non-finite action entries are replaced by 0 and counted in
   `metrics["nan_actions"]` (documented handling, never propagated into the physics).
@@ -67,6 +68,8 @@ class EnvConfig:
     obs_time_index: bool = False
     time_scale: int | None = None  # the observed phase is time_index / time_scale (None: horizon); keep it equal
     # between a training env and an evaluation env that runs another horizon, so the policy sees the same input
+    phase_period: int | None = None  # also observe a clock (sin, cos of 2 pi time_index / phase_period): the
+    # phase of a periodic (looped) reference, which a small MLP cannot read off time_index / time_scale
     reset_noise: float = 0.0
     contact_threshold: float = 0.01
     terminate_on_fall: bool = True
@@ -80,6 +83,8 @@ class EnvConfig:
     def __post_init__(self) -> None:
         if self.impl not in ("jax", "warp"):
             raise ValueError(f"EnvConfig.impl must be 'jax' or 'warp', got {self.impl!r}")
+        if self.phase_period is not None and self.phase_period < 2:
+            raise ValueError(f"EnvConfig.phase_period must be None or >= 2, got {self.phase_period}")
         if self.time_scale is not None and self.time_scale < 1:
             raise ValueError(f"EnvConfig.time_scale must be None or >= 1, got {self.time_scale}")
         if self.horizon < 1:
@@ -184,7 +189,7 @@ class NilEnv:
         self._foot_geoms = foot_geoms
         self._foot_of_geom = scene.geom_foot_index[foot_geoms]
         self._geom_aabb = m.geom_aabb[foot_geoms].astype(np.float32)
-        self.obs_dim = 10 + 3 * self.nu + (1 if config.obs_time_index else 0)
+        self.obs_dim = 10 + 3 * self.nu + (1 if config.obs_time_index else 0) + (2 if config.phase_period else 0)
         self._warp_template = None
         self.trace_counts = {"reset": 0, "step": 0}  # Python counters: +1 per trace (tests count compiles)
 
@@ -241,6 +246,9 @@ class NilEnv:
         if self.config.obs_time_index:
             scale = self.config.time_scale or self.config.horizon
             parts.append(jnp.reshape(time_index.astype(jnp.float32) / scale, (1,)))
+        if self.config.phase_period:
+            angle = 2.0 * jnp.pi * time_index.astype(jnp.float32) / self.config.phase_period
+            parts.append(jnp.stack([jnp.sin(angle), jnp.cos(angle)]))
         return jnp.concatenate(parts).astype(jnp.float32)
 
     def _metrics(self, phys: PhysicsQuantities, nan_count: jax.Array, fell: jax.Array,

@@ -45,6 +45,10 @@ class TrainConfig:
     # rest, and evaluation starts from state 0. For a reference that starts mid-motion (a mocap walk), where
     # the agent at rest cannot match frame 0 (see experiments/results/README.md).
     reference_start: bool = False
+    # Observe the phase of a periodic reference as a clock (sin, cos of 2 pi t / phase_period), in frames; None
+    # = the bundle's recorded loop period (`metadata.extra["loop_period_frames"]`, looped replays) or no clock.
+    # 0 = no clock even when the bundle has a period.
+    phase_period: int | None = None
     reset_noise: float = 0.0  # uniform joint-position noise (rad) at every training reset; evaluation uses none
     observe_time: bool = True  # the policy sees the reference phase t / T
     write_video: bool = True

@@ -81,7 +81,7 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     num_frames = bundle.frames.shape[0]
     env_config = EnvConfig(horizon=num_frames - 1, random_start=config.random_start,
                            max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time,
-                           time_scale=num_frames - 1,
+                           time_scale=num_frames - 1, phase_period=_phase_period(config, bundle),
                            reset_noise=config.reset_noise)
     start_states = reference_states(scene, bundle) if config.reference_start else None
     env = NilEnv(scene, env_config, start_states=start_states)
@@ -101,6 +101,13 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
         iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs, eval_horizon=eval_steps,
     )
     return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer)
+
+
+def _phase_period(config: TrainConfig, bundle: Any) -> int | None:
+    if config.phase_period is not None:
+        return config.phase_period or None
+    period = bundle.metadata.extra.get("loop_period_frames")
+    return int(period) if period else None
 
 
 def reference_states(scene: Any, bundle: Any) -> tuple[np.ndarray, np.ndarray]:
