@@ -31,15 +31,8 @@ from niljax.render import RenderConfig  # noqa: E402
 from niljax.reward import PenaltyScales, RewardConfig  # noqa: E402
 from niljax.train.config import TrainConfig  # noqa: E402
 
-# The paper's reward ablations (H1): which terms are on.
-ABLATIONS: dict[str, dict[str, bool]] = {
-    "full": dict(use_video=True, use_iou=True, use_penalties=True),
-    "no_regularisation": dict(use_video=True, use_iou=True, use_penalties=False),
-    "no_iou": dict(use_video=True, use_iou=False, use_penalties=True),
-    "no_video": dict(use_video=False, use_iou=True, use_penalties=True),
-    "video_only": dict(use_video=True, use_iou=False, use_penalties=False),
-    "iou_only": dict(use_video=False, use_iou=True, use_penalties=False),
-}
+# The paper's reward ablations (H1): which terms are on (one table for every experiment script).
+from walking import VARIANTS as ABLATIONS  # noqa: E402
 
 
 def parse_args(robot: str, skill: str = "walking") -> argparse.Namespace:

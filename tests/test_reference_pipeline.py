@@ -136,3 +136,18 @@ def test_cli_reports_errors_with_exit_code(tmp_path, capsys):
                            str(tmp_path / "missing.mp4"), "--no-progress"])
     assert code == 2
     assert "video file not found" in capsys.readouterr().err
+
+
+def test_replay_duration_loops_the_walk_and_records_its_path(tmp_path, h1_walk):
+    from niljax.reward import load_bundle
+
+    cfg = _base(tmp_path, h1_walk, backend="replay", trajectory_fps=500.0, replay_fps=100.0, duration=1.5,
+                height=32, width=32)
+    b = load_bundle(prepare_reference(cfg))
+    assert b.num_frames == 151  # 1.5 s at 100 Hz from a 1 s clip
+    assert b.qpos is not None and b.qpos.shape[0] == 151
+    assert 90 <= b.metadata.extra["loop_period_frames"] <= 100  # one gait cycle of the ~1 s clip
+    speed = b.root_pos[150, 0] / 1.5
+    assert 1.28 * 0.95 < speed < 1.28 * 1.05  # the clip's mean speed, carried across the seam
+    with pytest.raises(ReferencePreparationError, match="duration"):
+        prepare_reference(_base(tmp_path, h1_walk, backend="import", videos=("x.mp4",), duration=2.0))
