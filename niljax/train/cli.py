@@ -187,6 +187,7 @@ def evaluate_main(argv: list[str]) -> int:
     if args.video:
         write_side_by_side_video(run_dir / "eval_rollout.mp4", result["frames"], result["masks"],
                                  pipeline.bundle.frames[1:], pipeline.bundle.masks[1:],
-                                 fps=max(int(pipeline.bundle.metadata.control_rate_hz) // 2, 1))
+                                 pipeline.bundle.metadata.control_rate_hz,
+                                 alive_steps=int(result["length"][0]) if result["fell"][0] > 0 else None)
     print(json.dumps(summary, indent=2))
     return 0

@@ -283,9 +283,17 @@ def export_policy(path: Path, pipeline: Pipeline, learner: Any) -> Path:
 
 
 def write_side_by_side_video(path: Path, agent: np.ndarray, agent_masks: np.ndarray, reference: np.ndarray,
-                             reference_masks: np.ndarray, fps: int, scale: int | None = None) -> Path:
-    """mp4: [agent with mask overlay | reference with mask overlay], frames aligned by reference index."""
+                             reference_masks: np.ndarray, control_hz: float, *, alive_steps: int | None = None,
+                             scale: int | None = None, max_fps: float = 50.0) -> Path:
+    """mp4 in real time: [agent | reference], robot masks tinted, frames aligned by reference index, labelled.
+
+    agent uint8[T,H,W,3] / agent_masks bool[T,H,W] (an evaluation's frames of env 0), reference the bundle's
+    frames from index 1 on (the first evaluation step renders index 1). Frames are subsampled to at most
+    `max_fps` so the video plays at the control rate's real time; after `alive_steps` (the episode ended by
+    a fall) the agent's panel is dimmed and marked "fell".
+    """
     import imageio.v2 as imageio
+    from PIL import Image, ImageDraw
 
     def overlay(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
         out = frames.astype(np.float32)
@@ -295,12 +303,28 @@ def write_side_by_side_video(path: Path, agent: np.ndarray, agent_masks: np.ndar
 
     n = min(len(agent), len(reference))
     left = overlay(agent[:n], agent_masks[:n])
+    if alive_steps is not None and alive_steps < n:
+        left[alive_steps:] = (0.35 * left[alive_steps:] + 0.65 * 128).astype(np.uint8)
     right = overlay(reference[:n], reference_masks[:n])
     gap = np.full((n, left.shape[1], 4, 3), 255, np.uint8)
     frames = np.concatenate([left, gap, right], axis=2)
+    stride = max(1, int(math.ceil(control_hz / max_fps)))
+    steps = np.arange(0, n, stride)
+    frames = frames[steps]
     scale = max(1, 256 // left.shape[1]) if scale is None else scale  # small renders are upscaled to view
     if scale > 1:
         frames = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    panel = left.shape[2] * scale
+    labelled = []
+    for frame, step in zip(frames, steps):
+        image = Image.fromarray(frame)
+        draw = ImageDraw.Draw(image)
+        t = (step + 1) / control_hz
+        fell = alive_steps is not None and step >= alive_steps
+        draw.text((4, 2), f"agent {t:5.2f} s" + ("  fell" if fell else ""), fill=(0, 0, 0))
+        draw.text((panel + 4 * scale + 4, 2), "reference", fill=(0, 0, 0))
+        labelled.append(np.asarray(image))
+    frames = np.stack(labelled)
     # libx264 wants even sizes
     h, w = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
     frames = frames[:, :h, :w]
@@ -310,7 +334,7 @@ def write_side_by_side_video(path: Path, agent: np.ndarray, agent_masks: np.ndar
         # imageio-ffmpeg starts ffmpeg with subprocess (fork+exec): Python warns about forking a process with JAX
         # threads, which does not apply to an immediate exec.
         warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
-        imageio.mimwrite(tmp, list(frames), fps=fps, macro_block_size=1)
+        imageio.mimwrite(tmp, list(frames), fps=control_hz / stride, macro_block_size=1)
     os.replace(tmp, path)
     return path
 
@@ -403,7 +427,8 @@ def train(config: TrainConfig) -> Path:
     if config.write_video and primary:
         write_side_by_side_video(
             run_dir / "rollout.mp4", result["frames"], result["masks"], pipeline.bundle.frames[1:],
-            pipeline.bundle.masks[1:], fps=int(round(pipeline.bundle.metadata.control_rate_hz)) // 2 or 25)
+            pipeline.bundle.masks[1:], pipeline.bundle.metadata.control_rate_hz,
+            alive_steps=int(result["length"][0]) if result["fell"][0] > 0 else None)
     logger.close()
     return run_dir
 
