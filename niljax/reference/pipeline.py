@@ -396,6 +396,9 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
         extra_loop = dict(loop_period_frames=int(round(loop_period)))  # the phase clock's period (training)
     else:
         extra_loop = {}
+    # the robot model the reference was made for: `niljax train` loads it by default and refuses another one
+    extra_loop["model"] = dict(mjcf=str(scene.asset_path.resolve()) if config.mjcf_path else None,
+                               source=scene.asset_source, fingerprint=scene.model_fingerprint())
     extra = dict(**extra_loop, backend=config.backend, candidate_source=chosen.source, candidate_metadata=chosen.metadata,
                  selection=[dataclasses.asdict(r) for r in table], segmenter=seg_name,
                  trim=[config.trim_start_s, config.trim_end_s], first_frame_qpos=first.qpos.tolist(),

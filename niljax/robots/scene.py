@@ -95,6 +95,23 @@ class RobotScene:
         """Number of feet bodies."""
         return int(len(self.feet_body_ids))
 
+    def model_fingerprint(self) -> str:
+        """sha256 (16 hex digits) of what the robot looks like and how it moves: its bodies' tree and poses,
+        joints, and the type, size and pose of every robot geom. The same MJCF gives the same fingerprint on
+        any machine; another model of "the same" robot (e.g. menagerie's H1 vs LocoMuJoCo's) does not. Reference
+        bundles record it so that training on a different model is caught."""
+        import hashlib
+
+        m = self.mj_model
+        robot = np.nonzero(self.robot_geom_mask)[0]
+        h = hashlib.sha256()
+        for arr in (m.body_parentid, m.body_pos, m.body_quat, m.jnt_type, m.jnt_axis, m.jnt_bodyid,
+                    m.geom_type[robot], m.geom_size[robot], m.geom_pos[robot], m.geom_quat[robot],
+                    m.geom_bodyid[robot]):
+            h.update(np.ascontiguousarray(np.round(np.asarray(arr, np.float64), 6)).tobytes())
+        h.update(" ".join(m.body(i).name for i in range(m.nbody)).encode())
+        return h.hexdigest()[:16]
+
     def to_xml(self) -> str:
         """The edited scene as MJCF text (for debugging; mesh paths stay relative to the source folder)."""
         return self.mjspec.to_xml()

@@ -78,6 +78,8 @@ def make_replay_bundle(out: Path, robot: str, qpos: np.ndarray, render: RenderCo
     hz = 1.0 / scene.control_dt
     frames, masks = render_trajectory(scene, qpos, render)
     root_pos = kinematic_poses(scene, qpos)["xpos"][:, scene.root_body_id]
+    extra = dict(extra or {}, model=dict(mjcf=str(Path(scene.asset_path).resolve()), source=scene.asset_source,
+                                         fingerprint=scene.model_fingerprint()))
     bundle = make_bundle(
         frames, masks, build_encoder(encoder_config), robot=robot,
         prompt=f"The {robot} agent is {skill}, camera follows the agent.", source=source,

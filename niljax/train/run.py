@@ -77,7 +77,16 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     if (config.render.height, config.render.width) != (height, width):
         raise ValueError(f"render size {config.render.height}x{config.render.width} differs from the bundle's "
                          f"frames {height}x{width}; set --render.height/--render.width to match")
-    scene = load_robot(robot, mjcf_path=config.mjcf, plain_background=config.render.background == "plain")
+    recorded = meta.extra.get("model") or {}
+    mjcf = config.mjcf
+    if mjcf is None and recorded.get("mjcf") and Path(recorded["mjcf"]).is_file():
+        mjcf = recorded["mjcf"]  # the model the bundle was made with
+    scene = load_robot(robot, mjcf_path=mjcf, plain_background=config.render.background == "plain")
+    if recorded.get("fingerprint") and recorded["fingerprint"] != scene.model_fingerprint():
+        raise ValueError(
+            f"the bundle {config.reference} was made for another model of {robot!r} ({recorded.get('mjcf') or recorded.get('source')}, "
+            f"fingerprint {recorded['fingerprint']}) than the one loaded ({scene.asset_path}, fingerprint "
+            f"{scene.model_fingerprint()}): pass --mjcf {recorded.get('mjcf') or 'PATH_OF_THAT_MODEL'}, or remake the bundle")
     num_frames = bundle.frames.shape[0]
     env_config = EnvConfig(horizon=num_frames - 1, random_start=config.random_start,
                            max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time,
