@@ -81,6 +81,8 @@ def test_import_end_to_end_fallback_masks(tmp_path, h1_walk):
     assert iou.mean() >= 0.9 and iou.min() > 0.75, (iou.mean(), iou.min())
     summary = json.loads((Path(cfg.out) / "report/summary.json").read_text())
     assert summary["segmenter"] == "background-color" and summary["num_frames"] == 49
+    checks = summary["mask_checks"]  # issue 19: the import sanity checks pass on a good video, with their numbers
+    assert checks["ok"] and checks["first_frame_iou"] > 0.9 and checks["bad_frames"] == 0, checks
 
 
 def test_bad_inputs_leave_no_bundle(tmp_path, h1_walk):

@@ -3,7 +3,8 @@
 Steps (each its own module; `pipeline.prepare_reference` runs them in order):
   first frame (`first_frame`) -> candidates (`generate`: diffusers I2V / import / replay) -> best-of-N
   (`select`) -> trim + resample to the control rate (`resample`) -> aspect/resolution alignment (`align`) ->
-  masks (`segment`: SAM2 or the background-colour fallback) -> TimeSformer embeddings + bundle (`pipeline`)
+  masks (`segment`: SAM2 or the background-colour fallback; `checks`: area, connectivity, first-frame
+  agreement) -> TimeSformer embeddings + bundle (`pipeline`)
   -> contact sheet + summary (`report`).
 
 Host-side, offline work: numpy, Pillow, imageio; cv2, torch, diffusers and sam2 are imported lazily inside the
@@ -17,7 +18,8 @@ import importlib
 
 _EXPORTS = {
     "ReferencePreparationError": "errors", "VideoReadError": "errors", "AspectMismatchError": "errors",
-    "RobotMismatchError": "errors", "MissingDependencyError": "errors",
+    "RobotMismatchError": "errors", "MissingDependencyError": "errors", "MaskCheckError": "errors",
+    "check_masks": "checks", "largest_component_share": "checks",
     "read_video": "video_io", "write_video": "video_io",
     "resample_video": "resample", "resample_masks": "resample", "trim": "resample",
     "register_interpolator": "resample",

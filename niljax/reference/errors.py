@@ -19,6 +19,10 @@ class RobotMismatchError(ReferencePreparationError):
     """The video (or its metadata) shows a different robot than requested, or drifts away from the first frame."""
 
 
+class MaskCheckError(ReferencePreparationError):
+    """The segmented masks look wrong (first-frame agreement, area or connectivity; see `niljax.reference.checks`)."""
+
+
 class MissingDependencyError(ImportError):
     """An optional package (cv2, torch, diffusers, sam2) needed by the chosen backend is not installed."""
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from niljax.encoders.factory import EncoderConfig
 from niljax.encoders.factory import build_encoder as build_encoder_from_config
-from niljax.reference.errors import ReferencePreparationError, RobotMismatchError
+from niljax.reference.errors import MaskCheckError, ReferencePreparationError, RobotMismatchError
 
 Backend = Literal["import", "replay", "diffusers"]
 
@@ -113,6 +113,16 @@ class ReferenceConfig:
     embed_batch_size: int = 8
     allow_partial_video: bool = False
     """import: accept a video that decodes only partly (fewer frames than its container declares)."""
+    min_first_frame_iou: float = 0.6
+    """Mask check (import, diffusers): IoU of the segmented frame 0 with the rendered first-frame mask, at least."""
+    mask_area_range: tuple[float, float] = (0.33, 3.0)
+    """Mask check: a frame's mask area / the rendered first-frame mask's area should lie in this range."""
+    min_mask_connectivity: float = 0.7
+    """Mask check: a frame's largest connected part's share of its mask / the first frame's share, at least."""
+    max_bad_mask_frames: float = 0.1
+    """Mask check: the share of frames allowed outside the area range or below the connectivity ratio."""
+    force: bool = False
+    """Write the bundle even when the mask checks fail (their numbers are in report/summary.json either way)."""
     overwrite: bool = False
     progress: bool = True
 
@@ -141,6 +151,13 @@ class ReferenceConfig:
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise ReferencePreparationError(f"{flag} must be a positive rate in frames per second, got {value} "
                                                 "(leave it out to use the file's own rate)")
+        lo, hi = self.mask_area_range
+        if not (0 <= self.min_first_frame_iou <= 1 and 0 <= lo <= 1 <= hi and 0 <= self.min_mask_connectivity <= 1
+                and 0 <= self.max_bad_mask_frames <= 1):
+            raise ReferencePreparationError(
+                f"mask check thresholds out of range: --min-first-frame-iou {self.min_first_frame_iou} and "
+                f"--min-mask-connectivity {self.min_mask_connectivity} and --max-bad-mask-frames "
+                f"{self.max_bad_mask_frames} must lie in [0, 1], --mask-area-range {lo} {hi} must have lo <= 1 <= hi")
         if self.segmenter == "sam2" and not self.sam2_checkpoint:
             raise ReferencePreparationError("segmenter 'sam2' needs --sam2-checkpoint (or use 'background')")
 
@@ -387,6 +404,21 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
             f"the segmenter found no robot in {len(empty)} of {len(masks)} frames (first at t={empty[0]}); "
             "check the contact sheet / use SAM2"
         )
+    mask_checks = None
+    if truth is None:  # segmented masks (import, diffusers): check them before anything is embedded
+        from niljax.reference.checks import check_masks
+
+        mask_checks = check_masks(masks, first_mask, min_first_frame_iou=config.min_first_frame_iou,
+                                  area_ratio_range=tuple(config.mask_area_range),
+                                  min_connectivity=config.min_mask_connectivity,
+                                  max_bad_frame_share=config.max_bad_mask_frames)
+        if not mask_checks.ok and not config.force:
+            raise MaskCheckError(
+                f"{chosen.source}: the {seg_name} masks look wrong: {mask_checks.message()}. Check the video (a "
+                "plain background like our first frame's, the same robot), use SAM2 (--sam2-checkpoint), adjust "
+                "the thresholds (--min-first-frame-iou, --mask-area-range, --min-mask-connectivity, "
+                "--max-bad-mask-frames), or pass --force to write the bundle anyway and inspect "
+                "report/contact_sheet.png.")
     t0 = step("masks", t0)
 
     # 7. embeddings + bundle
@@ -434,6 +466,7 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
         num_frames=int(len(frames)), duration_s=float((len(frames) - 1) / config.control_rate_hz),
         size=[config.height, config.width], segmenter=seg_name,
         mask_area_mean=float(masks.mean()), empty_mask_frames=int(len(empty)),
+        mask_checks=(None if mask_checks is None else dict(mask_checks.to_summary(), forced=bool(config.force))),
         encoder=encoder.info.to_dict(), timings_s=timings,
     )
     write_report(out / "report", frames, masks, summary, fps=config.control_rate_hz,
