@@ -255,6 +255,21 @@ def test_train_help_lists_config(capsys):
     assert exit_.value.code == 0 and "--config PATH" in capsys.readouterr().out
 
 
+def test_reference_takes_mjcf_like_train(tmp_path, capsys):
+    """`--mjcf` (train's flag) works for `niljax reference` too; `--mjcf-path` still does."""
+    bad = tmp_path / "broken_robot.xml"
+    bad.write_text(BAD_MJCF)
+    traj = _trajectory(tmp_path / "wave.npz", slice(0, 20))
+    for flag in ("--mjcf", "--mjcf-path"):
+        out = tmp_path / f"ref{flag}"
+        assert main(["reference", *REF_FLAGS, "--trajectory", str(traj), flag, str(bad), "--out", str(out)]) == 2
+        err = _err(capsys)
+        assert "broken_robot.xml" in err and "Traceback" not in err and not out.exists(), (flag, err)
+    with pytest.raises(SystemExit):
+        main(["reference", "--help"])
+    assert "--mjcf " in capsys.readouterr().out
+
+
 def test_evaluate_writes_its_own_files(journey, tmp_path, monkeypatch, capsys):
     """`niljax evaluate` used to overwrite the training run's rollout.mp4."""
     import types

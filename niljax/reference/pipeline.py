@@ -28,9 +28,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
+import tyro
 
 from niljax.encoders.factory import EncoderConfig
 from niljax.encoders.factory import build_encoder as build_encoder_from_config
@@ -47,8 +48,8 @@ class ReferenceConfig:
     """Output folder (bundle/, report/, first frame, candidates)."""
     robot: str = "h1"
     """Registered robot name (`niljax robots list`)."""
-    mjcf_path: str | None = None
-    """Explicit MJCF file for the robot (else the registry's sources)."""
+    mjcf_path: Annotated[str | None, tyro.conf.arg(aliases=("--mjcf",))] = None
+    """Explicit MJCF file for the robot (else the registry's sources); `--mjcf` works too, as in `niljax train`."""
     skill: str = "walking"
     prompt_template: str = "The {robot} agent is {skill}, camera follows the agent."
     prompt: str | None = None
