@@ -4,7 +4,7 @@
     niljax train --robot h1 --reference bundle/ [overrides]
     niljax evaluate RUN_DIR          evaluate a run's latest checkpoint and write a side-by-side video
     niljax reference ...             Stage 1: build a reference bundle (see `niljax reference --help`)
-    niljax robots                    list registered robots and whether their assets resolve here
+    niljax robots [--online]         list registered robots and whether their assets resolve here (offline)
     niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
     niljax table RUNS... --out DIR   results table of finished runs next to the paper's numbers
     niljax doctor [--require gpu]    what runs here: versions, devices, renderers, assets, weights, fixes
@@ -48,19 +48,40 @@ def _reference(argv: list[str]) -> int:
     return reference_main(argv)
 
 
+_ROBOTS_USAGE = """usage: niljax robots [--online]
+
+List registered robots and where their assets resolve on this machine, without the network:
+a robot whose model only the mujoco-menagerie downloader would fetch shows as 'online; not checked'.
+
+  --online  also try the menagerie downloader (network; about 15 s when there is none)"""
+
+
 def _robots(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
-        print("usage: niljax robots\n\nList registered robots and where their assets resolve on this machine.")
+        print(_ROBOTS_USAGE)
         return 0
+    unknown = [a for a in argv if a != "--online"]
+    if unknown:
+        print(f"niljax robots: error: unknown argument {unknown[0]!r} (usage: niljax robots [--online])",
+              file=sys.stderr)
+        return 2
+    online = "--online" in argv
     from niljax.robots import AssetNotFoundError, get_spec, list_robots, resolve_asset
+    from niljax.robots.assets import menagerie_offline
 
     for name in list_robots():
         spec = get_spec(name)
         try:
-            path, source = resolve_asset(spec)
+            path, source = resolve_asset(spec, online=online)
             where = f"{source}: {path}"
         except AssetNotFoundError as err:
-            where = f"not available here ({str(err).splitlines()[0]})"
+            remote = [] if online else [s for s in spec.sources
+                                        if s.kind == "menagerie" and not menagerie_offline(s)[0]]
+            tried = [ln.strip()[2:] for ln in str(err).splitlines() if ln.startswith("  - ")]
+            if remote:
+                where = f"{remote[0].describe()} (online; not checked: `niljax robots --online` tries it)"
+            else:
+                where = f"not available here ({'; '.join(tried) or str(err).splitlines()[0]})"
         print(f"{name:<10} {spec.description}\n{'':<10} {where}")
     return 0
 

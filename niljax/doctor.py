@@ -347,18 +347,9 @@ def _check_opengl() -> dict[str, Any]:
 
 def _menagerie_offline(src: Any) -> tuple[bool, str]:
     """Whether a menagerie source resolves without the network (MENAGERIE_ROOT, or a model already cached)."""
-    try:
-        import mujoco_menagerie
-    except ImportError:
-        return False, "mujoco-menagerie not installed"
-    try:
-        robot = mujoco_menagerie.get(src.name)
-        cache = mujoco_menagerie.Cache()
-        if cache.root is not None or cache.is_cached(robot):
-            return True, ""
-    except Exception as err:  # noqa: BLE001
-        return False, f"{err.__class__.__name__}: {err}"
-    return False, "not in the menagerie cache; the downloader needs the network (not tried)"
+    from niljax.robots.assets import menagerie_offline
+
+    return menagerie_offline(src)
 
 
 def check_robots(report: Report, required: list[str]) -> None:

@@ -176,3 +176,36 @@ def test_locomujoco_models_load_through_explicit_path(locomujoco_dir):
     assert "hip_flexion_l" in h1.joint_names  # the LocoMuJoCo variant's names
     knee = h1.joint_qpos_adr[h1.joint_names.index("knee_angle_l")]
     assert h1.home_qpos[knee] == pytest.approx(0.8)
+
+
+def test_robots_command_stays_offline_unless_asked(monkeypatch, tmp_path, capsys):
+    """Issue 19: `niljax robots` took ~15 s offline trying the menagerie downloader; now it never calls it (a
+    menagerie-only robot shows as 'online; not checked') unless `--online`."""
+    import time
+
+    import niljax.robots.assets as assets
+    from niljax.cli import main
+
+    monkeypatch.delenv("MENAGERIE_ROOT", raising=False)
+    monkeypatch.setenv("MENAGERIE_CACHE_DIR", str(tmp_path / "menagerie-cache"))  # nothing cached
+    tried = []
+    real = assets._try_source
+
+    def try_source(src):
+        if src.kind == "menagerie":
+            tried.append(src.name)
+            raise FileNotFoundError("URLError: no network in this test")
+        return real(src)
+
+    monkeypatch.setattr(assets, "_try_source", try_source)
+    t0 = time.perf_counter()
+    assert main(["robots"]) == 0
+    elapsed = time.perf_counter() - t0
+    out = capsys.readouterr().out
+    assert tried == [] and elapsed < 5.0, (tried, elapsed)
+    assert "mujoco-menagerie `unitree_a1` (entry a1) (online; not checked" in out
+    assert "toy_arm" in out and "toy_arm.xml" in out
+    assert main(["robots", "--online"]) == 0
+    out = capsys.readouterr().out
+    assert "unitree_a1" in tried and "no network in this test" in out and "online; not checked" not in out
+    assert main(["robots", "--bogus"]) == 2 and "unknown argument '--bogus'" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from niljax.robots.spec import AssetSource, RobotSpec, robots_dir
 
-__all__ = ["AssetNotFoundError", "resolve_asset"]
+__all__ = ["AssetNotFoundError", "menagerie_offline", "resolve_asset"]
 
 
 class AssetNotFoundError(FileNotFoundError):
@@ -51,9 +51,28 @@ def _try_source(src: AssetSource) -> Path:
     raise FileNotFoundError(f"unknown source kind {src.kind!r}")
 
 
-def resolve_asset(spec: RobotSpec, mjcf_path: str | Path | None = None) -> tuple[Path, str]:
+def menagerie_offline(src: AssetSource) -> tuple[bool, str]:
+    """Whether a menagerie source resolves without the network (MENAGERIE_ROOT, or the model already cached),
+    and why not. Never downloads."""
+    try:
+        import mujoco_menagerie
+    except ImportError:
+        return False, "mujoco-menagerie not installed"
+    try:
+        robot = mujoco_menagerie.get(src.name)
+        cache = mujoco_menagerie.Cache()
+        if cache.root is not None or cache.is_cached(robot):
+            return True, ""
+    except Exception as err:  # noqa: BLE001 - registry errors
+        return False, f"{err.__class__.__name__}: {err}"
+    return False, "not in the menagerie cache; the downloader needs the network (not tried)"
+
+
+def resolve_asset(spec: RobotSpec, mjcf_path: str | Path | None = None, *,
+                  online: bool = True) -> tuple[Path, str]:
     """Return `(mjcf_file, description_of_source)` for `spec`.
 
+    `online=False` skips the menagerie downloader unless the model is available offline (`menagerie_offline`).
     Raises AssetNotFoundError naming every source tried, why each failed, and how to provide the model
     (`mjcf_path=` / `--mjcf PATH`, MENAGERIE_ROOT, `pip install niljax[assets]`).
     """
@@ -64,6 +83,11 @@ def resolve_asset(spec: RobotSpec, mjcf_path: str | Path | None = None) -> tuple
         return p.resolve(), f"explicit path {p}"
     tried = []
     for src in spec.sources:
+        if not online and src.kind == "menagerie":
+            usable, why = menagerie_offline(src)
+            if not usable:
+                tried.append(f"  - {src.describe()}: {why}")
+                continue
         try:
             return _try_source(src), src.describe()
         except FileNotFoundError as e:
