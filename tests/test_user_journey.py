@@ -270,6 +270,31 @@ def test_reference_takes_mjcf_like_train(tmp_path, capsys):
     assert "--mjcf " in capsys.readouterr().out
 
 
+def test_progress_rate_and_eta_exclude_the_first_chunks_compilation():
+    """`train()` restarts the bar's clock after the first (compiling) chunk; here with a fake clock: 100 s of
+    compilation, then 100 env steps per second."""
+    import io
+
+    from tqdm import tqdm
+
+    from niljax.train.run import restart_bar_clock
+
+    now = [0.0]
+    bar = tqdm(total=1000, file=io.StringIO(), mininterval=0, miniters=1)
+    bar._time = lambda: now[0]
+    bar.start_t = bar.last_print_t = 0.0
+    now[0] = 100.0  # the first chunk: compilation + 100 steps
+    restart_bar_clock(bar, 100)
+    for _ in range(3):
+        now[0] += 1.0
+        bar.update(100)
+    info = bar.format_dict
+    rate = info["rate"] or (info["n"] - info["initial"]) / info["elapsed"]
+    assert info["n"] == 400 and rate == pytest.approx(100.0) and info["elapsed"] == pytest.approx(3.0)
+    assert "00:06" in str(bar)  # ETA: 600 steps left at 100 steps/s
+    bar.close()
+
+
 def test_evaluate_writes_its_own_files(journey, tmp_path, monkeypatch, capsys):
     """`niljax evaluate` used to overwrite the training run's rollout.mp4."""
     import types

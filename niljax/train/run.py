@@ -359,6 +359,14 @@ def evaluate_and_log(pipeline: Pipeline, state: Any, logger: RunLogger, *, recor
     return summary, result
 
 
+def restart_bar_clock(bar: Any, n: int) -> None:
+    """Set a tqdm bar to count `n` and restart its clock and rate estimates there (rate = steps since now / time
+    since now), e.g. after a first chunk whose time was mostly compilation."""
+    bar.reset(total=bar.total)  # tqdm's public way to restart start_t, last_print_t and the smoothed rate; n -> 0
+    bar.initial = bar.n = bar.last_print_n = n
+    bar.refresh()
+
+
 def train(config: TrainConfig) -> Path:
     """Run (or resume) training; returns the run folder. See the module docstring for what it writes."""
     from tqdm.auto import tqdm
@@ -404,13 +412,18 @@ def train(config: TrainConfig) -> Path:
     clock = Throughput()
     next_eval = _next_multiple(int(state.env_steps), config.eval_every)
     next_ckpt = _next_multiple(int(state.env_steps), config.checkpoint_every)
+    first_chunk = True
     while int(state.env_steps) < total:
         state, metrics = trainer.train_chunk(state)
         steps = int(state.env_steps)
         record = chunk_summary(metrics)
         record["perf/env_steps_per_s"] = clock.tick(per_call)
         logger.log(steps, record)
-        bar.update(per_call)
+        if first_chunk:  # it included compilation: the bar's rate and ETA count from its end
+            restart_bar_clock(bar, steps)
+            first_chunk = False
+        else:
+            bar.update(per_call)
         bar.set_postfix({k.split("/")[-1]: f"{record[k]:.3g}" for k in ("reward/total", "reward/iou")
                          if k in record})
         if config.eval_every and steps >= next_eval and steps < total:
