@@ -307,7 +307,8 @@ def test_evaluate_writes_its_own_files(journey, tmp_path, monkeypatch, capsys):
     (run_dir / "rollout.mp4").write_bytes(b"the training run's video")
     frames = np.zeros((29, 32, 32, 3), np.uint8)
     masks = np.zeros((29, 32, 32), bool)
-    result = {"nil_return": np.ones(2), "iou_mean": np.ones(2), "frames": frames, "masks": masks}
+    result = {"nil_return": np.ones(2), "iou_mean": np.ones(2), "frames": frames, "masks": masks,
+              "fell": np.zeros(2), "length": np.full(2, 29.0)}  # the evaluation's keys the video labels use
     bundle = types.SimpleNamespace(frames=np.zeros((30, 32, 32, 3), np.uint8), masks=np.zeros((30, 32, 32), bool),
                                    metadata=types.SimpleNamespace(control_rate_hz=100.0))
     trainer = types.SimpleNamespace(init=lambda rng: {"x": np.zeros(1)}, evaluate=lambda *a, **k: result)
