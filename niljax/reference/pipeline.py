@@ -294,10 +294,9 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
         if keep.sum() < 2:
             raise ReferencePreparationError(f"trim window leaves {keep.sum()} trajectory steps")
         traj, trimmed = traj[keep], True
-    root_path = loop_period = None
+    replayed = loop_period = None
     if traj is not None and config.backend == "replay":
         from niljax.sim.looping import find_cycle, loop_qpos, resample_qpos, root_planar_indices
-        from niljax.sim.replay import kinematic_poses
 
         if config.replay_fps and config.replay_fps != traj_fps:
             # bring the trajectory itself to the replay rate: render only the frames that are kept
@@ -311,7 +310,7 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
             traj = loop_qpos(traj, int(round(config.duration * traj_fps)) + 1, planar, start=cycle_start,
                              period=cycle_end - cycle_start, model=scene.mj_model)
             loop_period = (cycle_end - cycle_start) * config.control_rate_hz / traj_fps  # in bundle frames
-        root_path = kinematic_poses(scene, traj)["xpos"][:, scene.root_body_id]
+        replayed = traj  # the replayed joint states; the bundle records them at the control rate
     start_q = traj[0] if (traj is not None and config.start_from_trajectory) else None
     first = render_first_frame(scene, gen_h, gen_w, qpos=start_q)
     first.save(out)
@@ -425,29 +424,28 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
     # 7. embeddings + bundle
     if encoder is None:
         encoder = build_encoder(config)
+    replay_meta: dict[str, Any] = {}
     if loop_period is not None:
-        extra_loop = dict(loop_period_frames=int(round(loop_period)))  # the phase clock's period (training)
-    else:
-        extra_loop = {}
+        replay_meta["loop_period_frames"] = int(round(loop_period))  # the phase clock's period (training)
     # the robot model the reference was made for: `niljax train` loads it by default and refuses another one
-    extra_loop["model"] = dict(mjcf=str(scene.asset_path.resolve()) if config.mjcf_path else None,
-                               source=scene.asset_source, fingerprint=scene.model_fingerprint())
-    extra = dict(**extra_loop, backend=config.backend, candidate_source=chosen.source, candidate_metadata=chosen.metadata,
+    replay_meta["model"] = dict(mjcf=str(scene.asset_path.resolve()) if config.mjcf_path else None,
+                                source=scene.asset_source, fingerprint=scene.model_fingerprint())
+    extra = dict(**replay_meta, backend=config.backend, candidate_source=chosen.source, candidate_metadata=chosen.metadata,
                  selection=[dataclasses.asdict(r) for r in table], segmenter=seg_name,
                  trim=[config.trim_start_s, config.trim_end_s], first_frame_qpos=first.qpos.tolist(),
                  background_rgb=list(first.background_rgb), generation_size=[gen_h, gen_w])
-    root_pos = None
-    if root_path is not None:
-        # the root's path at the control rate, the same frames as the video (what a reference-anchored camera
-        # follows during training)
+    root_pos = ref_qpos = None
+    if replayed is not None:
+        # the replay's joint states at the control rate, the same frames as the video, and the root's path
+        # from them (what a reference-anchored camera follows during training)
         from niljax.sim.looping import resample_qpos
+        from niljax.sim.replay import kinematic_poses
 
-        root_pos = resample_qpos(root_path, chosen.fps, config.control_rate_hz)[: len(frames)]
-        ref_qpos = resample_qpos(traj, chosen.fps, config.control_rate_hz, scene.mj_model)[: len(frames)]
-        if len(root_pos) != len(frames):
-            root_pos = ref_qpos = None
-    else:
-        ref_qpos = None
+        ref_qpos = resample_qpos(replayed, chosen.fps, config.control_rate_hz, scene.mj_model)[: len(frames)]
+        if len(ref_qpos) == len(frames):
+            root_pos = kinematic_poses(scene, ref_qpos)["xpos"][:, scene.root_body_id]
+        else:
+            ref_qpos = None
     bundle = make_bundle(frames, masks, encoder, robot=scene.name, root_pos=root_pos, qpos=ref_qpos, prompt=prompt, source=chosen.source,
                          original_fps=chosen.fps, control_rate_hz=config.control_rate_hz,
                          resampling=str(config.interpolation), camera=dict(first.camera, height=config.height,
