@@ -9,23 +9,44 @@
 Importing this package does not import torch, transformers or huggingface_hub.
 """
 
-from niljax.encoders.params import (
-    CheckpointError,
-    WeightsNotFoundError,
-    convert_state_dict,
-    load_timesformer,
-    read_safetensors,
-    to_hf_state_dict,
-)
-from niljax.encoders.preprocess import K400_MEAN, K400_STD, clips_ending_at, preprocess_clip
-from niljax.encoders.timesformer import (
-    Timesformer,
-    TimesformerConfig,
-    TimesformerOutput,
-    embed_clips,
-    init_params,
-    param_shapes,
-)
+from __future__ import annotations
+
+# Lazy exports (PEP 562): `from niljax.encoders import X` imports only X's module, so light pieces
+# (configs) load without jax/mujoco and `niljax <cmd> --help` stays fast.
+_EXPORTS = {
+    'CheckpointError': 'niljax.encoders.params',
+    'K400_MEAN': 'niljax.encoders.preprocess',
+    'K400_STD': 'niljax.encoders.preprocess',
+    'Timesformer': 'niljax.encoders.timesformer',
+    'TimesformerConfig': 'niljax.encoders.timesformer',
+    'TimesformerOutput': 'niljax.encoders.timesformer',
+    'WeightsNotFoundError': 'niljax.encoders.params',
+    'clips_ending_at': 'niljax.encoders.preprocess',
+    'convert_state_dict': 'niljax.encoders.params',
+    'embed_clips': 'niljax.encoders.timesformer',
+    'init_params': 'niljax.encoders.timesformer',
+    'load_timesformer': 'niljax.encoders.params',
+    'param_shapes': 'niljax.encoders.timesformer',
+    'preprocess_clip': 'niljax.encoders.preprocess',
+    'read_safetensors': 'niljax.encoders.params',
+    'to_hf_state_dict': 'niljax.encoders.params',
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __all__ = [
     "K400_MEAN",

@@ -16,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-import jax
-
 EncoderKind = Literal["timesformer", "timesformer-random", "toy"]
 EncoderPreset = Literal["tiny", "small", "base"]
 
@@ -63,6 +61,8 @@ def _preset(preset: str, clip_len: int):
 
 def build_encoder(config: EncoderConfig):
     """Build the `VideoEncoder` for `config` (loads weights for kind="timesformer")."""
+    import jax
+
     from niljax.reward import timesformer_encoder, toy_encoder
 
     if config.kind == "toy":

@@ -9,25 +9,70 @@ Stage contract (docs/architecture.md, docs/learner.md):
 - Checkpoints: `save_checkpoint/restore_checkpoint` (bit-for-bit resume), `export_policy/load_policy`.
 """
 
-from niljax.learner.bro import (
-    BROConfig,
-    LearnerState,
-    act_conservative,
-    act_eval,
-    act_explore,
-    init_learner,
-    init_learners,
-    reset_fires,
-    reset_learner,
-    update,
-)
-from niljax.learner.checkpoint import export_policy, load_policy, restore_checkpoint, save_checkpoint
-from niljax.learner.loop import BROLoop, LoopState
-from niljax.learner.replay import ReplayBuffer, Transition, replay_init, replay_insert, replay_sample
+from __future__ import annotations
+
+# Lazy exports (PEP 562): `from niljax.learner import X` imports only X's module, so light pieces
+# (configs) load without jax/mujoco and `niljax <cmd> --help` stays fast.
+_EXPORTS = {
+    'BROConfig': 'niljax.learner.config',
+    'BROLoop': 'niljax.learner.loop',
+    'LearnerState': 'niljax.learner.bro',
+    'LoopState': 'niljax.learner.loop',
+    'ReplayBuffer': 'niljax.learner.replay',
+    'Transition': 'niljax.learner.replay',
+    'act_conservative': 'niljax.learner.bro',
+    'act_eval': 'niljax.learner.bro',
+    'act_explore': 'niljax.learner.bro',
+    'export_policy': 'niljax.learner.checkpoint',
+    'init_learner': 'niljax.learner.bro',
+    'init_learners': 'niljax.learner.bro',
+    'load_policy': 'niljax.learner.checkpoint',
+    'replay_init': 'niljax.learner.replay',
+    'replay_insert': 'niljax.learner.replay',
+    'replay_sample': 'niljax.learner.replay',
+    'reset_fires': 'niljax.learner.bro',
+    'reset_learner': 'niljax.learner.bro',
+    'restore_checkpoint': 'niljax.learner.checkpoint',
+    'save_checkpoint': 'niljax.learner.checkpoint',
+    'update': 'niljax.learner.bro',
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __all__ = [
-    "BROConfig", "BROLoop", "LearnerState", "LoopState", "ReplayBuffer", "Transition", "act_conservative",
-    "act_eval", "act_explore", "export_policy", "init_learner", "init_learners", "load_policy", "replay_init",
-    "replay_insert", "replay_sample", "reset_fires", "reset_learner", "restore_checkpoint", "save_checkpoint",
+    "BROConfig",
+    "BROLoop",
+    "LearnerState",
+    "LoopState",
+    "ReplayBuffer",
+    "Transition",
+    "act_conservative",
+    "act_eval",
+    "act_explore",
+    "export_policy",
+    "init_learner",
+    "init_learners",
+    "load_policy",
+    "replay_init",
+    "replay_insert",
+    "replay_sample",
+    "reset_fires",
+    "reset_learner",
+    "restore_checkpoint",
+    "save_checkpoint",
     "update",
 ]

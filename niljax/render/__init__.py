@@ -9,10 +9,33 @@
 See docs/rendering.md.
 """
 
-from niljax.render.metrics import mask_iou
-from niljax.render.opengl import render_opengl
-from niljax.render.renderer import BatchRenderer, RenderConfig
-from niljax.render.warp_backend import warp_available
+from __future__ import annotations
+
+# Lazy exports (PEP 562): `from niljax.render import X` imports only X's module, so light pieces
+# (configs) load without jax/mujoco and `niljax <cmd> --help` stays fast.
+_EXPORTS = {
+    'BatchRenderer': 'niljax.render.renderer',
+    'RenderConfig': 'niljax.render.config',
+    'mask_iou': 'niljax.render.metrics',
+    'render_opengl': 'niljax.render.opengl',
+    'warp_available': 'niljax.render.warp_backend',
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __all__ = [
     "BatchRenderer",

@@ -17,40 +17,96 @@ Pieces (each a pure function of pytrees; batch axis N first; see docs/reward.md)
 This package does not import rendering, simulation or torch.
 """
 
-from niljax.reward.bundle import (
-    FORMAT_VERSION,
-    BundleError,
-    BundleMetadata,
-    ReferenceArrays,
-    ReferenceBundle,
-    clip_indices,
-    compute_reference_embeddings,
-    load_bundle,
-    make_bundle,
-    save_bundle,
-)
-from niljax.reward.config import PENALTY_NAMES, PenaltyScales, RewardConfig
-from niljax.reward.encoder import EncoderInfo, VideoEncoder, config_hash, timesformer_encoder, toy_encoder
-from niljax.reward.history import FrameHistory, clip, init_history, latest, push
-from niljax.reward.terms import (
-    embedding_similarity,
-    mask_iou,
-    nil_reward,
-    pad_clip_with_reference,
-    penalties,
-    penalty_action_rate,
-    penalty_angular_velocity,
-    penalty_foot_slip,
-    penalty_torque,
-    penalty_torso_tilt,
-    video_similarity,
-)
+from __future__ import annotations
+
+# Lazy exports (PEP 562): `from niljax.reward import X` imports only X's module, so light pieces
+# (configs) load without jax/mujoco and `niljax <cmd> --help` stays fast.
+_EXPORTS = {
+    'BundleError': 'niljax.reward.bundle',
+    'BundleMetadata': 'niljax.reward.bundle',
+    'EncoderInfo': 'niljax.reward.encoder',
+    'FORMAT_VERSION': 'niljax.reward.bundle',
+    'FrameHistory': 'niljax.reward.history',
+    'PENALTY_NAMES': 'niljax.reward.config',
+    'PenaltyScales': 'niljax.reward.config',
+    'ReferenceArrays': 'niljax.reward.bundle',
+    'ReferenceBundle': 'niljax.reward.bundle',
+    'RewardConfig': 'niljax.reward.config',
+    'VideoEncoder': 'niljax.reward.encoder',
+    'clip': 'niljax.reward.history',
+    'clip_indices': 'niljax.reward.bundle',
+    'compute_reference_embeddings': 'niljax.reward.bundle',
+    'config_hash': 'niljax.reward.encoder',
+    'embedding_similarity': 'niljax.reward.terms',
+    'init_history': 'niljax.reward.history',
+    'latest': 'niljax.reward.history',
+    'load_bundle': 'niljax.reward.bundle',
+    'make_bundle': 'niljax.reward.bundle',
+    'mask_iou': 'niljax.reward.terms',
+    'nil_reward': 'niljax.reward.terms',
+    'pad_clip_with_reference': 'niljax.reward.terms',
+    'penalties': 'niljax.reward.terms',
+    'penalty_action_rate': 'niljax.reward.terms',
+    'penalty_angular_velocity': 'niljax.reward.terms',
+    'penalty_foot_slip': 'niljax.reward.terms',
+    'penalty_torque': 'niljax.reward.terms',
+    'penalty_torso_tilt': 'niljax.reward.terms',
+    'push': 'niljax.reward.history',
+    'save_bundle': 'niljax.reward.bundle',
+    'timesformer_encoder': 'niljax.reward.encoder',
+    'toy_encoder': 'niljax.reward.encoder',
+    'video_similarity': 'niljax.reward.terms',
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __all__ = [
-    "FORMAT_VERSION", "PENALTY_NAMES", "BundleError", "BundleMetadata", "EncoderInfo", "FrameHistory",
-    "PenaltyScales", "ReferenceArrays", "ReferenceBundle", "RewardConfig", "VideoEncoder", "clip", "clip_indices",
-    "compute_reference_embeddings", "config_hash", "embedding_similarity", "init_history", "latest",
-    "load_bundle", "make_bundle", "mask_iou", "nil_reward", "pad_clip_with_reference", "penalties",
-    "penalty_action_rate", "penalty_angular_velocity", "penalty_foot_slip", "penalty_torque",
-    "penalty_torso_tilt", "push", "save_bundle", "timesformer_encoder", "toy_encoder", "video_similarity",
+    "FORMAT_VERSION",
+    "PENALTY_NAMES",
+    "BundleError",
+    "BundleMetadata",
+    "EncoderInfo",
+    "FrameHistory",
+    "PenaltyScales",
+    "ReferenceArrays",
+    "ReferenceBundle",
+    "RewardConfig",
+    "VideoEncoder",
+    "clip",
+    "clip_indices",
+    "compute_reference_embeddings",
+    "config_hash",
+    "embedding_similarity",
+    "init_history",
+    "latest",
+    "load_bundle",
+    "make_bundle",
+    "mask_iou",
+    "nil_reward",
+    "pad_clip_with_reference",
+    "penalties",
+    "penalty_action_rate",
+    "penalty_angular_velocity",
+    "penalty_foot_slip",
+    "penalty_torque",
+    "penalty_torso_tilt",
+    "push",
+    "save_bundle",
+    "timesformer_encoder",
+    "toy_encoder",
+    "video_similarity",
 ]

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import tyro
@@ -84,10 +83,19 @@ def bundle_defaults(base: TrainConfig, reference: str | None) -> TrainConfig:
         return base
 
 
+def _train_error(err: BaseException) -> int:
+    """One clear line for an error the user caused; nothing already written is touched (`--debug` re-raises)."""
+    from niljax.cli import debug_enabled
+
+    if debug_enabled():
+        raise err
+    text = err.args[0] if isinstance(err, KeyError) and err.args else err
+    print(f"niljax train: error: {text}", file=sys.stderr)
+    return 2
+
+
 def train_main(argv: list[str]) -> int:
-    from niljax.robots import RobotNotFoundError
     from niljax.train.config import TrainConfig
-    from niljax.train.run import RunConfigMismatch, train
 
     base = TrainConfig()
     if "--config" in argv:
@@ -98,16 +106,17 @@ def train_main(argv: list[str]) -> int:
         try:
             base = load_config_file(argv[i + 1])
         except (ValueError, FileNotFoundError) as err:
-            from niljax.cli import debug_enabled
-
-            if debug_enabled():
-                raise
-            print(f"niljax train: error: {err}", file=sys.stderr)
-            return 2
+            return _train_error(err)
         argv = argv[:i] + argv[i + 2:]
     base = bundle_defaults(base, _flag_value(argv, "--reference"))
-    try:
+    try:  # parse first: `--help` and a bad flag never import jax, mujoco or the training stack
         config = tyro.cli(TrainConfig, args=argv, default=base, prog="niljax train", description=TRAIN_DESCRIPTION)
+    except ValueError as err:
+        return _train_error(err)
+    from niljax.robots import RobotNotFoundError
+    from niljax.train.run import RunConfigMismatch, train
+
+    try:
         if config.distributed:
             from niljax.train.run import init_distributed
 
@@ -119,13 +128,7 @@ def train_main(argv: list[str]) -> int:
         run_dir = train(config)
     except (ValueError, FileNotFoundError, RunConfigMismatch, RobotNotFoundError) as err:
         # bad bundle / robot / weights / config: one clear line, nothing already written is touched
-        from niljax.cli import debug_enabled
-
-        if debug_enabled():
-            raise
-        text = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"niljax train: error: {text}", file=sys.stderr)
-        return 2
+        return _train_error(err)
     print(f"[niljax] run folder: {run_dir}")
     return 0
 
@@ -169,7 +172,12 @@ def evaluate_main(argv: list[str]) -> int:
     import jax
 
     from niljax.train.loop import summarize_eval
-    from niljax.train.run import _checkpoint_manager, build_pipeline, restore_checkpoint, write_side_by_side_video
+    from niljax.train.run import (
+        _checkpoint_manager,
+        build_pipeline,
+        restore_checkpoint,
+        write_side_by_side_video,
+    )
 
     if config.render.resolved_backend() == "warp":
         from niljax import _runtime

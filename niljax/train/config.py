@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from niljax.encoders.factory import EncoderConfig
-from niljax.learner.bro import BROConfig
+from niljax.learner.config import BROConfig
 from niljax.render import RenderConfig
 from niljax.reward import RewardConfig
 

@@ -23,7 +23,7 @@ import numpy as np
 import tyro
 
 from niljax.encoders.factory import EncoderConfig
-from niljax.learner.bro import BROConfig
+from niljax.learner.config import BROConfig
 from niljax.render import RenderConfig
 from niljax.reward import PenaltyScales, RewardConfig
 from niljax.train.config import TrainConfig
