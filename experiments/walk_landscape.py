@@ -7,6 +7,9 @@ place"), and (d) the reference delayed by 0.25 s, each under both camera anchors
 
     python experiments/walk_landscape.py --robot h1 --mjcf ../shared/locomujoco/models/unitree_h1/h1.xml \
         --trajectory ../shared/locomujoco/datasets/02-constspeed_UnitreeH1.npz --trajectory-fps 500
+    python experiments/walk_landscape.py --robot a1 --mjcf ../shared/locomujoco/models/unitree_a1/unitree_a1_torque.xml \
+        --trajectory ../shared/locomujoco/datasets/walk_straight_UnitreeA1.npz --trajectory-fps 500 --frames 0 500 \
+        --size 48 --out experiments/results/walk_landscape_a1.json
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ from niljax.robots import load_robot  # noqa: E402
 from niljax.sim.looping import loop_qpos, resample_qpos, root_planar_indices  # noqa: E402
 
 
-def looped_reference(scene, trajectory: str, fps: float, seconds: float) -> np.ndarray:  # noqa: ANN001
+def looped_reference(scene, trajectory: str, fps: float, seconds: float,  # noqa: ANN001
+                     frames: tuple[int, int] | None = None) -> np.ndarray:
     from niljax.reference.first_frame import load_trajectory
 
     qpos, rate = load_trajectory(trajectory, scene, fps=fps)
+    if frames is not None:
+        qpos = qpos[frames[0]:frames[1]]
     hz = 1.0 / scene.control_dt
     q = resample_qpos(qpos, rate, hz, scene.mj_model)
     return loop_qpos(q, int(round(seconds * hz)) + 1, root_planar_indices(scene), model=scene.mj_model)
@@ -48,12 +54,14 @@ def main() -> None:
     p.add_argument("--trajectory-fps", type=float, default=None)
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--size", type=int, default=64)
+    p.add_argument("--frames", type=int, nargs=2, default=None, metavar=("START", "END"),
+                   help="use these trajectory frames only (A1's fixture: 0 500, its first take)")
     p.add_argument("--out", default="experiments/results/walk_landscape_h1.json")
     args = p.parse_args()
 
     scene = load_robot(args.robot, mjcf_path=args.mjcf, plain_background=True)
     hz = 1.0 / scene.control_dt
-    ref = looped_reference(scene, args.trajectory, args.trajectory_fps, args.seconds)
+    ref = looped_reference(scene, args.trajectory, args.trajectory_fps, args.seconds, args.frames)
     ix, iy = root_planar_indices(scene)
     t = len(ref)
     root = scene.root_body_id

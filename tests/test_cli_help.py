@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from niljax.cli import COMMANDS
+from niljax.cli import COMMANDS, main
 
 HEAVY = ("jax", "mujoco", "torch", "flax", "optax", "warp")
 
@@ -48,3 +48,30 @@ def test_light_config_imports_stay_light() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def _help_text(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    try:
+        main([command, "--help"])
+    except SystemExit:
+        pass
+    return capsys.readouterr().out
+
+
+def test_one_flag_vocabulary_for_the_same_things(capsys: pytest.CaptureFixture[str]) -> None:
+    """`niljax reference` and `niljax train` name the robot model, render size and clip length the same way, and
+    each has one clip-length flag (the encoder's clip length follows it)."""
+    helps = {command: _help_text(command, capsys) for command in ("reference", "train")}
+    for command, text in helps.items():
+        for flag in ("--robot", "--mjcf", "--height", "--width", "--clip-len"):
+            assert f"{flag} " in text or f"{flag}," in text, f"`niljax {command}` has no {flag}"
+        assert "--encoder.clip-len" not in text, f"`niljax {command}` still has a second clip-length flag"
+
+
+def test_train_encoder_clip_length_follows_the_reward() -> None:
+    from niljax.encoders.factory import EncoderConfig
+    from niljax.reward import RewardConfig
+    from niljax.train.config import TrainConfig
+
+    config = TrainConfig(reward=RewardConfig(clip_len=4), encoder=EncoderConfig(kind="toy", clip_len=8))
+    assert config.encoder.clip_len == 4 and config.encoder.kind == "toy"

@@ -116,12 +116,12 @@ def test_partly_decoded_video_is_refused_with_the_numbers(tmp_path):
 def test_train_checks_the_bundles_clip_length_and_render_size(journey, tmp_path, capsys):
     """A reward clip length other than the bundle's used to train silently against mismatched embeddings."""
     run_dir = tmp_path / "run"
-    assert _train(journey, run_dir, "--reward.clip-len", "8", "--encoder.clip-len", "8") == 2
+    assert _train(journey, run_dir, "--clip-len", "8") == 2
     err = _err(capsys)
-    assert "reward.clip_len = 8" in err and "4-frame clips" in err and "--reward.clip-len 4" in err
-    assert _train(journey, run_dir, "--render.height", "64", "--render.width", "64") == 2
+    assert "reward.clip_len = 8" in err and "4-frame clips" in err and "--clip-len 4" in err
+    assert _train(journey, run_dir, "--height", "64", "--width", "64") == 2
     err = _err(capsys)
-    assert "64x64" in err and "32x32" in err and "--render.height 32" in err
+    assert "64x64" in err and "32x32" in err and "--height 32" in err
     assert not run_dir.exists()
 
 
@@ -334,8 +334,8 @@ def test_warp_initialises_quietly():
 
 
 def test_train_takes_render_size_and_clip_length_from_the_bundle(journey, tmp_path, capsys):
-    """`niljax train --reference B --encoder.kind toy`: no --render.height/width, --reward.clip-len or
-    --encoder.clip-len to repeat (the run gets past the bundle checks and fails later, on the MJCF given)."""
+    """`niljax train --reference B --encoder.kind toy`: no --height/--width or --clip-len to repeat (the run
+    gets past the bundle checks and fails later, on the MJCF given)."""
     bad = tmp_path / "broken_robot.xml"
     bad.write_text(BAD_MJCF)
     run_dir = tmp_path / "run"

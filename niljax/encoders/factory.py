@@ -14,7 +14,9 @@ kinds:
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 EncoderKind = Literal["timesformer", "timesformer-random", "toy"]
 EncoderPreset = Literal["tiny", "small", "base"]
@@ -22,12 +24,16 @@ EncoderPreset = Literal["tiny", "small", "base"]
 
 @dataclasses.dataclass(frozen=True)
 class EncoderConfig:
-    """Which clip encoder scores the video term (see module docstring)."""
+    """Which clip encoder scores the video term (see module docstring).
+
+    `clip_len` is not a command-line flag: `niljax train` takes it from `--clip-len` (reward.clip_len) and
+    `niljax reference` from its own `--clip-len`, so two numbers can never disagree.
+    """
 
     kind: EncoderKind = "timesformer"
     weights: str = "facebook/timesformer-base-finetuned-k400"
     preset: EncoderPreset = "tiny"
-    clip_len: int = 8
+    clip_len: Annotated[int, tyro.conf.Suppress] = 8  # frames per clip (see the class docstring)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -88,9 +88,9 @@ class ReferenceConfig:
     gen_height: int | None = None
     """Generator resolution (first frame rendered at this size); default: the training camera's."""
     gen_width: int | None = None
-    height: int = 224
+    height: Annotated[int, tyro.conf.arg(aliases=("--render.height",))] = 224
     """Training-camera (bundle) resolution: must equal the env renderer's."""
-    width: int = 224
+    width: Annotated[int, tyro.conf.arg(aliases=("--render.width",))] = 224
     aspect_tol: float = 0.02
     allow_crop: bool = False
     select: int | None = None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 Backend = Literal["warp", "jax", "auto"]
 
@@ -17,8 +19,8 @@ class RenderConfig:
     mesh_proxy: how the jax backend approximates mesh geoms. jax_chunk: envs per `lax.map` step (jax backend).
     """
 
-    height: int = 224
-    width: int = 224
+    height: Annotated[int, tyro.conf.arg(aliases=("--height",))] = 224  # pixels; same flag in `niljax reference`
+    width: Annotated[int, tyro.conf.arg(aliases=("--width",))] = 224
     backend: Backend = "warp"
     background: Literal["plain", "scene"] = "plain"
     background_color: tuple[float, float, float] = (1.0, 1.0, 1.0)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 Similarity = Literal["cosine", "l2"]
 StartPadding = Literal["reference", "reset_frame"]
@@ -71,7 +73,7 @@ class RewardConfig:
     use_iou: bool = True
     use_penalties: bool = True
     similarity: Similarity = "cosine"
-    clip_len: int = 8
+    clip_len: Annotated[int, tyro.conf.arg(aliases=("--clip-len",))] = 8
     video_every_k: int = 1
     encoder_dtype: EncoderDtype = "float32"
     start_padding: StartPadding = "reference"

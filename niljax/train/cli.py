@@ -26,8 +26,9 @@ TRAIN_DESCRIPTION = """Stage 2: train a policy on a reference bundle (`niljax re
 
 --config PATH  start from a saved config (a run's config.json, or a JSON file of TrainConfig fields);
                the flags given with it override its values. The same command again resumes a killed run.
---reference B  the bundle; its render size and clip length are the defaults of --render.height/width,
-               --reward.clip-len and --encoder.clip-len (a flag that contradicts the bundle is refused)."""
+--reference B  the bundle; its render size and clip length are the defaults of --height/--width and
+               --clip-len (the same flags as `niljax reference`; a value that contradicts the bundle is
+               refused, naming both)."""
 
 
 def load_config_file(path: str) -> TrainConfig:

@@ -61,6 +61,8 @@ class TrainConfig:
     learner: BROConfig = dataclasses.field(default_factory=BROConfig)
 
     def __post_init__(self) -> None:
+        if self.encoder.clip_len != self.reward.clip_len:  # the encoder's clip length follows the reward's
+            object.__setattr__(self, "encoder", dataclasses.replace(self.encoder, clip_len=self.reward.clip_len))
         for name in ("num_envs", "total_env_steps", "iterations_per_call", "eval_envs", "keep_checkpoints"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

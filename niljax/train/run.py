@@ -76,7 +76,7 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     height, width = bundle.frames.shape[1:3]
     if (config.render.height, config.render.width) != (height, width):
         raise ValueError(f"render size {config.render.height}x{config.render.width} differs from the bundle's "
-                         f"frames {height}x{width}; set --render.height/--render.width to match")
+                         f"frames {height}x{width}; set --height/--width to match")
     recorded = meta.extra.get("model") or {}
     mjcf = config.mjcf
     if mjcf is None and recorded.get("mjcf") and Path(recorded["mjcf"]).is_file():
@@ -221,13 +221,13 @@ def check_against_bundle(config: TrainConfig) -> None:
     if config.reward.use_video and config.reward.clip_len != clip_len:
         raise ValueError(
             f"clip length mismatch: the reward compares clips of reward.clip_len = {config.reward.clip_len} frames, "
-            f"but {where} holds embeddings of {clip_len}-frame clips; pass --reward.clip-len {clip_len} "
-            f"--encoder.clip-len {clip_len} (or remake the bundle with --clip-len {config.reward.clip_len})")
+            f"but {where} holds embeddings of {clip_len}-frame clips; pass --clip-len {clip_len} "
+            f"(or remake the bundle with --clip-len {config.reward.clip_len})")
     if (config.render.height, config.render.width) != (height, width):
         raise ValueError(
             f"render size mismatch: the run renders {config.render.height}x{config.render.width} (render.height x "
-            f"render.width) but {where} has {height}x{width} frames; pass --render.height {height} "
-            f"--render.width {width}")
+            f"render.width) but {where} has {height}x{width} frames; pass --height {height} "
+            f"--width {width}")
 
 
 def _checkpoint_manager(run_dir: Path, keep: int):
