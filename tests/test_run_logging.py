@@ -67,3 +67,51 @@ def _has_pyav() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _tb_events(folder):
+    """(wall_time, step, kind, payload) from every TFRecord event file in `folder`, in file order."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    events = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime_ns):
+        data = path.read_bytes()
+        offset = 0
+        while offset + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[offset:offset + 8])
+            event = event_pb2.Event.FromString(data[offset + 12:offset + 12 + length])
+            offset += 12 + length + 4
+            if event.HasField("summary"):
+                for value in event.summary.value:
+                    events.append((event.step, "scalar", value.tag, value.simple_value))
+            elif event.HasField("session_log"):
+                events.append((event.step, "session_log", event.session_log.status, None))
+    return events
+
+
+def _tensorboard_view(events):
+    """What TensorBoard shows: a SessionLog START at step s purges earlier-written scalars with step >= s."""
+    shown = []
+    for step, kind, tag, value in events:
+        if kind == "session_log" and tag == 1:  # SessionLog.START
+            shown = [row for row in shown if row[0] < step]
+        elif kind == "scalar":
+            shown.append((step, tag, value))
+    return shown
+
+
+def test_resumed_run_hides_tensorboard_steps_logged_after_the_checkpoint(tmp_path):
+    killed = RunLogger(tmp_path)  # logs steps 10..50, then is killed (never closed) with a checkpoint at 30
+    for step in (10, 20, 30, 40, 50):
+        killed.log(step, {"eval/return": float(step)})
+    resumed = RunLogger(tmp_path)
+    resumed.repair(30)
+    for step in (40, 50, 60):
+        resumed.log(step, {"eval/return": -float(step)})  # the resumed timeline differs after the checkpoint
+    resumed.close()
+    view = _tensorboard_view(_tb_events(tmp_path / "tb"))
+    assert [(s, v) for s, tag, v in view if tag == "eval/return"] == [
+        (10, 10.0), (20, 20.0), (30, 30.0), (40, -40.0), (50, -50.0), (60, -60.0)]
+    assert [r["step"] for r in resumed.metrics.read()] == [10, 20, 30, 40, 50, 60]

@@ -102,27 +102,39 @@ class RunLogger:
         self.enabled = enabled
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
         self._tb = None
+        self._tensorboard = tensorboard and enabled
+        self._purge_step: int | None = None
         if not enabled:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if tensorboard:
-            from tensorboardX import SummaryWriter
-
-            self._tb = SummaryWriter(str(self.run_dir / "tb"))
 
     def repair(self, max_step: int | None) -> int:
-        """`MetricsLog.repair` when enabled (see there); 0 otherwise."""
-        return self.metrics.repair(max_step) if self.enabled else 0
+        """`MetricsLog.repair` when enabled (see there); 0 otherwise.
+
+        A resumed run repeats the steps after its checkpoint, so the TensorBoard writer is reopened with
+        `purge_step = max_step + 1`: TensorBoard then hides what the killed run logged past the checkpoint
+        instead of showing both timelines on top of each other.
+        """
+        if not self.enabled:
+            return 0
+        if max_step is not None:
+            self._purge_step = max(int(max_step) + 1, 0)
+            if self._tb is not None:  # already writing: reopen so the purge marker comes first
+                self._tb.close()
+                self._tb = None
+        return self.metrics.repair(max_step)
+
+    def _writer(self) -> "_SyncEventWriter":
+        if self._tb is None:
+            self._tb = _SyncEventWriter(self.run_dir / "tb", purge_step=self._purge_step)
+        return self._tb
 
     def log(self, step: int, metrics: Mapping[str, Any]) -> dict[str, Any]:
         if not self.enabled:
             return scalarize(metrics)
         record = self.metrics.write(step, metrics)
-        if self._tb is not None:
-            for key, value in record.items():
-                if key not in ("step", "time"):
-                    self._tb.add_scalar(key, value, int(step))
-            self._tb.flush()
+        if self._tensorboard:
+            self._writer().add_scalars(int(step), {k: v for k, v in record.items() if k not in ("step", "time")})
         return record
 
     def plot(self, keys: Iterable[str], filename: str = "curves.png") -> Path | None:
@@ -134,6 +146,47 @@ class RunLogger:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+class _SyncEventWriter:
+    """TensorBoard event file written synchronously (flushed + fsynced per call), like `metrics.jsonl`.
+
+    tensorboardX's SummaryWriter queues events for a background thread that writes them every `flush_secs`, so a
+    SIGKILL lost up to two minutes of TensorBoard steps; this writes the same records (tensorboardX's
+    `EventsWriter` and scalar summaries) in the calling thread. `purge_step` (a resumed run: the checkpoint step
+    + 1) starts the file with TensorBoard's SessionLog.START marker, which hides what the killed run logged at or
+    after that step. The file name carries the pid and nanoseconds (tensorboardX's is per second), so a resumed
+    run never overwrites the file of the run it resumes.
+    """
+
+    def __init__(self, folder: Path, *, purge_step: int | None = None):
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self._events = EventsWriter(str(folder / "events"), f".{os.getpid()}.{time.time_ns()}")
+        if purge_step is not None:
+            self._events.write_event(Event(wall_time=time.time(), step=purge_step,
+                                           session_log=SessionLog(status=SessionLog.START)))
+        self._sync()
+
+    def add_scalars(self, step: int, values: Mapping[str, float | int]) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import scalar
+
+        for key, value in values.items():
+            self._events.write_event(Event(wall_time=time.time(), step=step, summary=scalar(key, float(value))))
+        self._sync()
+
+    def _sync(self) -> None:
+        self._events.flush()
+        writer = self._events._py_recordio_writer  # tensorboardX's RecordWriter: flush reaches the OS file only
+        handle = getattr(writer, "_writer", None)
+        if handle is not None and hasattr(handle, "fileno"):
+            os.fsync(handle.fileno())
+
+    def close(self) -> None:
+        self._events.close()
 
 
 def plot_curves(records: list[dict[str, Any]], keys: Iterable[str], out: Path) -> Path | None:
