@@ -75,3 +75,23 @@ def test_train_encoder_clip_length_follows_the_reward() -> None:
 
     config = TrainConfig(reward=RewardConfig(clip_len=4), encoder=EncoderConfig(kind="toy", clip_len=8))
     assert config.encoder.clip_len == 4 and config.encoder.kind == "toy"
+
+
+def test_bundle_gives_the_encoder_render_size_and_clip_length(tmp_path) -> None:
+    """`niljax train --reference B` takes what B records; explicit flags still win (checked against B later)."""
+    import json
+
+    from niljax.train.cli import bundle_defaults, encoder_from_id
+    from niljax.train.config import TrainConfig
+
+    (tmp_path / "metadata.json").write_text(json.dumps(
+        {"height": 48, "width": 40, "clip_len": 4, "encoder": {"id": "random-init/small/seed=3"}}))
+    config = bundle_defaults(TrainConfig(), str(tmp_path))
+    assert (config.render.height, config.render.width, config.reward.clip_len) == (48, 40, 4)
+    assert (config.encoder.kind, config.encoder.preset, config.encoder.seed, config.encoder.clip_len) == (
+        "timesformer-random", "small", 3, 4)
+    base = TrainConfig().encoder
+    assert encoder_from_id(base, "toy/random-init/ab12cd34").kind == "toy"
+    weights = encoder_from_id(base, "/models/timesformer-k400")
+    assert (weights.kind, weights.weights) == ("timesformer", "/models/timesformer-k400")
+    assert bundle_defaults(TrainConfig(), str(tmp_path / "missing")) == TrainConfig()

@@ -334,12 +334,12 @@ def test_warp_initialises_quietly():
 
 
 def test_train_takes_render_size_and_clip_length_from_the_bundle(journey, tmp_path, capsys):
-    """`niljax train --reference B --encoder.kind toy`: no --height/--width or --clip-len to repeat (the run
+    """`niljax train --reference B`: no --height/--width, --clip-len or --encoder.* to repeat (the run
     gets past the bundle checks and fails later, on the MJCF given)."""
     bad = tmp_path / "broken_robot.xml"
     bad.write_text(BAD_MJCF)
     run_dir = tmp_path / "run"
-    assert main(["train", "--reference", str(journey["bundle"]), "--encoder.kind", "toy", "--mjcf", str(bad),
+    assert main(["train", "--reference", str(journey["bundle"]), "--mjcf", str(bad),
                  "--run-dir", str(run_dir)]) == 2
     err = _err(capsys)
     assert "broken_robot.xml" in err and "mismatch" not in err and not run_dir.exists()

@@ -65,10 +65,12 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
 
 
 def bundle_defaults(base: TrainConfig, reference: str | None) -> TrainConfig:
-    """`base` with the render size and clip length (reward and encoder) of the bundle at `reference`, so
-    `niljax train --reference B` needs no flag to repeat them; a flag given on the command line still wins (and
-    a value that contradicts the bundle is refused before the run starts, naming both). Unchanged when the
-    bundle's metadata.json cannot be read (the run then reports the bundle problem itself)."""
+    """`base` with what the bundle at `reference` records: render size, clip length (reward and encoder) and the
+    encoder that made its embeddings (kind, preset, seed or weights, from its id), so `niljax train --reference
+    B` needs no flag to repeat them. The robot and its MJCF come from the bundle too (`robot = ""` and the
+    recorded model, see `run.build_pipeline`). A flag given on the command line still wins, and a value that
+    contradicts the bundle is refused before the run starts, naming both. Unchanged when the bundle's
+    metadata.json cannot be read (the run then reports the bundle problem itself)."""
     import json as json_
 
     meta_path = Path(reference) / "metadata.json" if reference else None
@@ -77,11 +79,26 @@ def bundle_defaults(base: TrainConfig, reference: str | None) -> TrainConfig:
     try:
         meta = json_.loads(meta_path.read_text())
         height, width, clip_len = int(meta["height"]), int(meta["width"]), int(meta["clip_len"])
+        encoder = encoder_from_id(base.encoder, str(meta.get("encoder", {}).get("id", "")))
         return dataclasses.replace(base, render=dataclasses.replace(base.render, height=height, width=width),
                                    reward=dataclasses.replace(base.reward, clip_len=clip_len),
-                                   encoder=dataclasses.replace(base.encoder, clip_len=clip_len))
-    except (ValueError, KeyError, TypeError):
+                                   encoder=dataclasses.replace(encoder, clip_len=clip_len))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return base
+
+
+def encoder_from_id(base, encoder_id: str):  # noqa: ANN001, ANN201 - EncoderConfig in, EncoderConfig out
+    """The EncoderConfig that reproduces a bundle's encoder id: "toy/random-init/<tag>" (toy), "random-init/
+    <preset>/seed=<n>" (random-init TimeSformer) or a weights path / hub id (TimeSformer with those weights).
+    An empty id leaves `base` as it is."""
+    if not encoder_id:
+        return base
+    if encoder_id.startswith("toy/"):
+        return dataclasses.replace(base, kind="toy")
+    parts = encoder_id.split("/")
+    if parts[0] == "random-init" and len(parts) == 3 and parts[2].startswith("seed="):
+        return dataclasses.replace(base, kind="timesformer-random", preset=parts[1], seed=int(parts[2][5:]))
+    return dataclasses.replace(base, kind="timesformer", weights=encoder_id)
 
 
 def _train_error(err: BaseException) -> int:
