@@ -6,6 +6,9 @@
   hub id, or an in-memory state dict; strict key map with shape checks.
 - `preprocess_clip(frames uint8[..., T, H, W, 3], masks bool[..., T, H, W] | None)` (preprocess.py).
 
+- `VideoEncoder`, `EncoderInfo`, `timesformer_encoder`, `toy_encoder` (video_encoder.py): the encoder the reward
+  is given; `EncoderConfig` / `build_encoder` (factory.py) make one from a config. This package never imports
+  `niljax.reward` (the reward imports it).
 Importing this package does not import torch, transformers or huggingface_hub.
 """
 
@@ -14,6 +17,11 @@ from __future__ import annotations
 # Lazy exports (PEP 562): `from niljax.encoders import X` imports only X's module, so light pieces
 # (configs) load without jax/mujoco and `niljax <cmd> --help` stays fast.
 _EXPORTS = {
+    'EncoderInfo': 'niljax.encoders.video_encoder',
+    'VideoEncoder': 'niljax.encoders.video_encoder',
+    'config_hash': 'niljax.encoders.video_encoder',
+    'timesformer_encoder': 'niljax.encoders.video_encoder',
+    'toy_encoder': 'niljax.encoders.video_encoder',
     'CheckpointError': 'niljax.encoders.params',
     'K400_MEAN': 'niljax.encoders.preprocess',
     'K400_STD': 'niljax.encoders.preprocess',
@@ -49,6 +57,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "EncoderInfo",
+    "VideoEncoder",
+    "config_hash",
+    "timesformer_encoder",
+    "toy_encoder",
     "K400_MEAN",
     "K400_STD",
     "CheckpointError",

@@ -1,4 +1,4 @@
-"""`EncoderConfig` -> `niljax.reward.VideoEncoder`: the one place that turns an encoder choice into a model.
+"""`EncoderConfig` -> `niljax.encoders.VideoEncoder`: the one place that turns an encoder choice into a model.
 
 Shared by Stage 1 (reference embeddings) and Stage 2 (the agent's embeddings), so both sides of the video
 term always use the same weights and preprocessing (the bundle records `VideoEncoder.info` and training
@@ -69,7 +69,7 @@ def build_encoder(config: EncoderConfig):
     """Build the `VideoEncoder` for `config` (loads weights for kind="timesformer")."""
     import jax
 
-    from niljax.reward import timesformer_encoder, toy_encoder
+    from niljax.encoders.video_encoder import timesformer_encoder, toy_encoder
 
     if config.kind == "toy":
         return toy_encoder(jax.random.PRNGKey(config.seed), clip_len=config.clip_len)

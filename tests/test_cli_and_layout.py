@@ -1,4 +1,5 @@
-"""`niljax COMMAND --help` stays fast: it parses arguments without importing jax, mujoco or torch (issue 19).
+"""The command-line surface and the package layout: `niljax COMMAND --help` stays fast (it parses arguments
+without importing jax, mujoco or torch), one flag vocabulary, bundle-derived defaults, one-way imports.
 
 The time itself is measured in `benchmarks/bench_cli.py`; this test checks the cause that decides it (which heavy
 modules a help call loads), so it cannot flake on a busy machine.
@@ -95,3 +96,19 @@ def test_bundle_gives_the_encoder_render_size_and_clip_length(tmp_path) -> None:
     weights = encoder_from_id(base, "/models/timesformer-k400")
     assert (weights.kind, weights.weights) == ("timesformer", "/models/timesformer-k400")
     assert bundle_defaults(TrainConfig(), str(tmp_path / "missing")) == TrainConfig()
+
+
+def test_encoders_never_import_the_reward() -> None:
+    """Data flows one way: `niljax.reward` uses `niljax.encoders`, never the reverse (issue 13, item 7)."""
+    import ast
+    from pathlib import Path
+
+    import niljax.encoders
+
+    offenders = []
+    for path in Path(niljax.encoders.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("niljax.reward")]
+    assert offenders == []
