@@ -57,19 +57,17 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "EncoderInfo",
-    "VideoEncoder",
-    "config_hash",
-    "timesformer_encoder",
-    "toy_encoder",
     "K400_MEAN",
     "K400_STD",
     "CheckpointError",
+    "EncoderInfo",
     "Timesformer",
     "TimesformerConfig",
     "TimesformerOutput",
+    "VideoEncoder",
     "WeightsNotFoundError",
     "clips_ending_at",
+    "config_hash",
     "convert_state_dict",
     "embed_clips",
     "init_params",
@@ -77,5 +75,7 @@ __all__ = [
     "param_shapes",
     "preprocess_clip",
     "read_safetensors",
+    "timesformer_encoder",
     "to_hf_state_dict",
+    "toy_encoder",
 ]
