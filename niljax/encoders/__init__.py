@@ -14,8 +14,9 @@ Importing this package does not import torch, transformers or huggingface_hub.
 
 from __future__ import annotations
 
-# Lazy exports (PEP 562): `from niljax.encoders import X` imports only X's module, so light pieces
-# (configs) load without jax/mujoco and `niljax <cmd> --help` stays fast.
+from niljax._lazy import lazy_exports
+
+# Lazy exports (niljax._lazy): importing a light name (a config) does not import jax or mujoco.
 _EXPORTS = {
     'EncoderInfo': 'niljax.encoders.video_encoder',
     'VideoEncoder': 'niljax.encoders.video_encoder',
@@ -41,20 +42,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "K400_MEAN",

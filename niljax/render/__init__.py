@@ -11,8 +11,9 @@ See docs/rendering.md.
 
 from __future__ import annotations
 
-# Lazy exports (PEP 562): `from niljax.render import X` imports only X's module, so light pieces
-# (configs) load without jax/mujoco and `niljax <cmd> --help` stays fast.
+from niljax._lazy import lazy_exports
+
+# Lazy exports (niljax._lazy): importing a light name (a config) does not import jax or mujoco.
 _EXPORTS = {
     'BatchRenderer': 'niljax.render.renderer',
     'RenderConfig': 'niljax.render.config',
@@ -22,20 +23,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "BatchRenderer",
