@@ -320,6 +320,17 @@ def test_evaluate_writes_its_own_files(journey, tmp_path, monkeypatch, capsys):
     assert (run_dir / "rollout.mp4").read_bytes() == b"the training run's video"
     assert (run_dir / "eval_rollout.mp4").stat().st_size > 0
     assert json.loads((run_dir / "eval.json").read_text())["env_steps"] == 64
+    # several episodes with start noise: the pipeline is built for them, eval.json keeps each and the spread
+    seen = {}
+    monkeypatch.setattr(run, "build_pipeline", lambda config: seen.setdefault("config", config) and
+                        types.SimpleNamespace(trainer=trainer, bundle=bundle))
+    result["nil_return"] = np.array([1.0, 3.0])
+    assert main(["evaluate", str(run_dir), "--episodes", "2", "--reset-noise", "0.05", "--no-video"]) == 0
+    capsys.readouterr()
+    assert (seen["config"].eval_envs, seen["config"].eval_reset_noise) == (2, 0.05)
+    written = json.loads((run_dir / "eval.json").read_text())
+    assert written["per_episode"]["nil_return"] == [1.0, 3.0] and written["std"]["eval/nil_return"] == 1.0
+    assert written["eval/nil_return"] == 2.0 and written["episodes"] == 2
 
 
 def test_warp_initialises_quietly():

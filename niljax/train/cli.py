@@ -160,6 +160,11 @@ class EvaluateArgs:
     video: bool = True
     reference: str | None = None
     """The run's reference bundle, when it is no longer where config.json says (moved or copied elsewhere)."""
+    episodes: int | None = None
+    """Evaluation episodes (default: the run's eval_envs). With --reset-noise they differ, and eval.json gets
+    each episode's metrics and their mean and std."""
+    reset_noise: float | None = None
+    """Uniform joint-position noise (rad) at each episode's start (default: the run's, 0 = the protocol)."""
 
 
 def _finished_checkpoints(run_dir: Path) -> list[int]:
@@ -188,6 +193,7 @@ def evaluate_main(argv: list[str]) -> int:
             f"(moved or deleted); pass its new place: niljax evaluate {run_dir} --reference PATH_TO_BUNDLE")
 
     import jax
+    import numpy as np
 
     from niljax.train.loop import summarize_eval
     from niljax.train.run import (
@@ -197,6 +203,10 @@ def evaluate_main(argv: list[str]) -> int:
         write_side_by_side_video,
     )
 
+    if args.episodes is not None or args.reset_noise is not None:
+        config = dataclasses.replace(
+            config, eval_envs=config.eval_envs if args.episodes is None else args.episodes,
+            eval_reset_noise=config.eval_reset_noise if args.reset_noise is None else args.reset_noise)
     if config.render.resolved_backend() == "warp":
         from niljax import _runtime
 
@@ -209,6 +219,11 @@ def evaluate_main(argv: list[str]) -> int:
     summary = summarize_eval(result)
     summary["env_steps"] = int(state.env_steps)
     summary["reference"] = config.reference
+    summary["episodes"] = config.eval_envs
+    summary["reset_noise"] = config.eval_reset_noise
+    per_episode = {k: [float(x) for x in v] for k, v in result.items() if k not in ("frames", "masks")}
+    summary["std"] = {f"eval/{k}": float(np.std(v)) for k, v in per_episode.items()}
+    summary["per_episode"] = per_episode
     (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
     if args.video:
         write_side_by_side_video(run_dir / "eval_rollout.mp4", result["frames"], result["masks"],

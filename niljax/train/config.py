@@ -50,6 +50,9 @@ class TrainConfig:
     # 0 = no clock even when the bundle has a period.
     phase_period: int | None = None
     reset_noise: float = 0.0  # uniform joint-position noise (rad) at every training reset; evaluation uses none
+    # ... unless this is set: uniform joint-position noise (rad) at the start of each evaluation episode, so that
+    # eval_envs episodes differ and give a spread (`niljax evaluate RUN --episodes 16 --reset-noise 0.05`).
+    eval_reset_noise: float = 0.0
     observe_time: bool = True  # the policy sees the reference phase t / T
     write_video: bool = True
     progress: bool = True
@@ -73,8 +76,9 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a non-negative int, got {value!r}")
         if self.eval_horizon is not None and (not isinstance(self.eval_horizon, int) or self.eval_horizon < 1):
             raise ValueError(f"TrainConfig.eval_horizon must be None or a positive int, got {self.eval_horizon!r}")
-        if not self.reset_noise >= 0.0:
-            raise ValueError(f"TrainConfig.reset_noise must be >= 0, got {self.reset_noise!r}")
+        for name in ("reset_noise", "eval_reset_noise"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         if self.learner.batch_size > self.learner.replay_capacity:
             raise ValueError("TrainConfig.learner.batch_size exceeds learner.replay_capacity")
 

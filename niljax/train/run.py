@@ -94,10 +94,11 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
                            reset_noise=config.reset_noise)
     start_states = reference_states(scene, bundle) if config.reference_start else None
     env = NilEnv(scene, env_config, start_states=start_states)
-    # Evaluation is deterministic: reference index 0, the exact home pose (or reference state 0), and it runs
-    # its own horizon.
+    # Evaluation is deterministic: reference index 0, the exact home pose (or reference state 0; plus
+    # eval_reset_noise when asked for a spread over episodes), and it runs its own horizon.
     eval_steps = config.eval_horizon or num_frames - 1
-    eval_config = dataclasses.replace(env_config, random_start=False, reset_noise=0.0, horizon=eval_steps)
+    eval_config = dataclasses.replace(env_config, random_start=False, reset_noise=config.eval_reset_noise,
+                                      horizon=eval_steps)
     eval_env = env if eval_config == env_config else NilEnv(scene, eval_config, start_states=start_states)
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
     eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
