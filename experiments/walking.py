@@ -195,7 +195,8 @@ def main() -> None:
     summary["expert"] = expert_row(config)
     summary["wall_time_s"] = round(time.time() - t0, 1)
     summary["command"] = "python experiments/walking.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, False) and k != "set")
+        f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+        for k, v in vars(args).items() if v not in (None, False) and k != "set")
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: summary[k] for k in ("before", "after", "expert", "wall_time_s")}, indent=2))
 

@@ -456,7 +456,8 @@ def train(config: TrainConfig) -> Path:
     return run_dir
 
 
-CURVE_KEYS = ("eval/nil_return", "eval/iou_mean", "eval/video_mean", "train/episode_return", "reward/total")
+CURVE_KEYS = ("eval/walk_loco_sum", "eval/nil_return", "eval/iou_mean", "eval/video_mean", "train/episode_return",
+              "reward/total")  # walk_loco_sum: the paper protocol's env reward (skipped when absent)
 
 
 def _next_multiple(value: int, every: int) -> int:
