@@ -152,4 +152,36 @@ def test_replay_duration_loops_the_walk_and_records_its_path(tmp_path, h1_walk):
     speed = b.root_pos[150, 0] / 1.5
     assert 1.28 * 0.95 < speed < 1.28 * 1.05  # the clip's mean speed, carried across the seam
     with pytest.raises(ReferencePreparationError, match="duration"):
-        prepare_reference(_base(tmp_path, h1_walk, backend="import", videos=("x.mp4",), duration=2.0))
+        prepare_reference(_base(tmp_path, h1_walk, backend="replay", duration=-1.0))
+
+
+def test_import_duration_loops_a_periodic_video(tmp_path, h1_walk):
+    """Opt-in looping for an imported (generated) video: its best cycle of frames and masks repeats, and no seam
+    changes the robot's mask more than the clip's own frame-to-frame motion does."""
+    from niljax.reference.resample import loop_video
+    from niljax.reward import load_bundle
+
+    from niljax.reference.first_frame import load_trajectory, render_qpos
+    from niljax.robots import load_robot
+
+    mjcf, traj, _, _ = h1_walk
+    scene = load_robot("h1", mjcf_path=mjcf, plain_background=True)
+    qpos, _ = load_trajectory(traj, scene, fps=500.0)
+    rgb, masks = render_qpos(scene, qpos[:480:20], SIZE, SIZE)  # 24 frames of a ~1 s gait cycle
+    swing = np.tile(np.arange(24), 3)[:57]  # a periodic motion: a 24-frame cycle, 57 frames
+    video = write_video(tmp_path / "swing.mp4", rgb[swing], 100.0)
+    b = load_bundle(prepare_reference(_base(tmp_path, h1_walk, backend="import", videos=(str(video),),
+                                            duration=1.5)))
+    assert b.num_frames == 151 and b.masks.shape[0] == 151
+    assert b.metadata.extra["loop_period_frames"] in (24, 48)  # whole cycles of the swing
+
+    def steps(m):  # 1 - IoU between consecutive masks
+        return 1.0 - mask_iou(m[1:], m[:-1])
+
+    own = steps(masks[swing])
+    assert steps(b.masks).max() <= own.max() + 0.05, (steps(b.masks).max(), own.max())
+    looped, looped_masks, start, period = loop_video(rgb[swing], masks[swing], 100, period=24)
+    assert period == 24 and looped.shape[0] == looped_masks.shape[0] == 100
+    np.testing.assert_array_equal(looped[start + 24], rgb[swing][start])  # the cycle repeats exactly
+    with pytest.raises(ReferencePreparationError, match="period"):
+        loop_video(rgb[swing], masks[swing], 100, period=len(swing))

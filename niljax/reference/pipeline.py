@@ -68,8 +68,10 @@ class ReferenceConfig:
     replay_fps: float | None = None
     """replay: subsample the rendered replay to this rate first (None = render at the trajectory rate)."""
     duration: float | None = None
-    """replay: loop the trajectory's motion cycle to this many seconds (root carried forward cycle by cycle,
-    seams blended); for a short periodic clip such as a 1 s mocap walk. None = the trajectory as it is."""
+    """Loop the motion cycle to this many seconds. replay: the trajectory's cycle (root carried forward cycle by
+    cycle, seams blended), for a short periodic clip such as a 1 s mocap walk. import / diffusers (opt-in, for a
+    periodic follow-camera video): the best cycle of frames and masks repeated, cut at the best-matching frame
+    pair. None = the clip as it is."""
     period: float | None = None
     """replay with --duration: the cycle length in seconds (None = detect the best loop in the clip)."""
     start_from_trajectory: bool = True
@@ -139,9 +141,8 @@ class ReferenceConfig:
             raise ReferencePreparationError(f"num_candidates must be >= 1, got {self.num_candidates}")
         if self.height < 16 or self.width < 16:
             raise ReferencePreparationError(f"training camera {self.width}x{self.height} is too small")
-        if self.duration is not None and (self.backend != "replay" or self.duration <= 0):
-            raise ReferencePreparationError(f"--duration {self.duration} needs the replay backend and a positive "
-                                            "number of seconds")
+        if self.duration is not None and self.duration <= 0:
+            raise ReferencePreparationError(f"--duration {self.duration} must be a positive number of seconds")
         if self.period is not None and (self.duration is None or self.period <= 0):
             raise ReferencePreparationError("--period needs --duration and a positive number of seconds")
         if self.control_rate_hz <= 0:
@@ -419,6 +420,10 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
                 "the thresholds (--min-first-frame-iou, --mask-area-range, --min-mask-connectivity, "
                 "--max-bad-mask-frames), or pass --force to write the bundle anyway and inspect "
                 "report/contact_sheet.png.")
+    if config.duration and replayed is None:  # import / diffusers: repeat the video's best cycle (opt-in)
+        target = int(round(config.duration * config.control_rate_hz)) + 1
+        period = int(round(config.period * config.control_rate_hz)) if config.period else None
+        frames, masks, _, loop_period = resample.loop_video(frames, masks, target, period=period)
     t0 = step("masks", t0)
 
     # 7. embeddings + bundle

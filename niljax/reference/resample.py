@@ -159,3 +159,41 @@ def trim(frames: np.ndarray, fps: float, start_s: float = 0.0, end_s: float | No
             f"trim window [{start_s}, {end_s}] s leaves no frames of a {len(frames) / fps:.2f} s video"
         )
     return frames[keep]
+
+
+def loop_video(frames: np.ndarray, masks: np.ndarray, num_frames: int, *, period: int | None = None,
+               pool: int = 16) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Tile the best motion cycle of a follow-camera video to `num_frames`: (frames, masks, start, period).
+
+    For a generated video whose motion is periodic (a walk filmed by a camera that follows the robot, so whole
+    cycles can be repeated as they are). The cycle `start .. start+period-1` is the pair of frames whose robot
+    masks (pooled to `pool` x `pool`) and their frame-to-frame change agree best (`niljax.sim.looping.find_cycle`,
+    at least half the clip), or, with `period` (frames), the best start for that period. Frames before `start`
+    are kept, then the cycle repeats. Pixels are not blended at the seam: the seam is a cut between the two
+    best-matching frames (blending images would ghost the robot).
+    """
+    from niljax.sim.looping import LoopError, find_cycle
+
+    t = len(frames)
+    if len(masks) != t or num_frames < 1:
+        raise ReferencePreparationError(f"loop_video: {t} frames, {len(masks)} masks, {num_frames} frames asked for")
+    h, w = masks.shape[1:3]
+    ph, pw = max(h // pool, 1), max(w // pool, 1)
+    feats = masks[:, : ph * (h // ph), : pw * (w // pw)].reshape(t, h // ph, ph, w // pw, pw).mean((2, 4))
+    feats = feats.reshape(t, -1).astype(np.float64)
+    try:
+        if period is None:
+            start, end = find_cycle(feats)
+        else:
+            if not 2 <= period < t:
+                raise ReferencePreparationError(
+                    f"cannot loop this video: --period gives {period} frames, which must be in [2, {t - 1}] for its "
+                    f"{t} frames")
+            cost = np.sum((feats[period:] - feats[: t - period]) ** 2, 1)
+            start = int(np.argmin(cost))
+            end = start + period
+    except LoopError as err:
+        raise ReferencePreparationError(f"cannot loop this video: {err}") from err
+    cycle = np.arange(start, end)
+    order = np.concatenate([np.arange(start), np.resize(cycle, max(num_frames - start, 0))])[:num_frames]
+    return frames[order], masks[order], int(start), int(end - start)
