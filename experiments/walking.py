@@ -131,8 +131,10 @@ def prepare_reference(args: argparse.Namespace, config: TrainConfig) -> str:
     mjcf, traj, fps = FIXTURES[args.robot]
     scene = load_robot(args.robot, mjcf_path=args.mjcf, plain_background=True)
     qpos, rate = load_trajectory(args.trajectory or SHARED / traj, scene, fps=args.trajectory_fps or fps)
-    if args.trajectory is None and args.robot in FIXTURE_FRAMES:
-        qpos = qpos[slice(*FIXTURE_FRAMES[args.robot])]
+    is_fixture = Path(args.trajectory or traj).name == Path(traj).name  # the fixture file, wherever it lives
+    frames = args.frames or (FIXTURE_FRAMES.get(args.robot) if is_fixture else None)
+    if frames:
+        qpos = qpos[frames[0]:frames[1]]
     hz = 1.0 / scene.control_dt
     q = resample_qpos(qpos, rate, hz, scene.mj_model)
     planar = root_planar_indices(scene)
@@ -163,6 +165,12 @@ def expert_row(config: TrainConfig) -> dict[str, float]:
             "eval/iou_mean": 1.0, "eval/fell": 0.0, "eval/length": float(horizon)}
 
 
+def _flag_value(value) -> str:  # noqa: ANN001 - how a parsed argument is typed back on a command line
+    if value is True:
+        return ""
+    return " " + " ".join(map(str, value)) if isinstance(value, list) else f" {value}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--robot", default="h1", choices=sorted(FIXTURES))
@@ -175,6 +183,8 @@ def main() -> None:
     p.add_argument("--mjcf", default=None, help="robot MJCF (default: the LocoMuJoCo fixture)")
     p.add_argument("--trajectory", default=None, help="mocap .npz (default: the LocoMuJoCo fixture)")
     p.add_argument("--trajectory-fps", type=float, default=None)
+    p.add_argument("--frames", type=int, nargs=2, default=None, metavar=("START", "END"),
+                   help="use these trajectory frames only (default for A1's fixture file: 0 500, its first take)")
     p.add_argument("--encoder-weights", default="facebook/timesformer-base-finetuned-k400")
     p.add_argument("--out", default="runs/walking")
     p.add_argument("--set", action="append", help="override: dotted.TrainConfig.field=JSON")
@@ -195,7 +205,7 @@ def main() -> None:
     summary["expert"] = expert_row(config)
     summary["wall_time_s"] = round(time.time() - t0, 1)
     summary["command"] = "python experiments/walking.py " + " ".join(
-        f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+        f"--{k.replace('_', '-')}" + _flag_value(v)
         for k, v in vars(args).items() if v not in (None, False) and k != "set")
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: summary[k] for k in ("before", "after", "expert", "wall_time_s")}, indent=2))
