@@ -171,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return command[0](args[1:])
+    except BrokenPipeError:  # `niljax train --help | head`: the reader left; no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as err:
         if debug or not _is_user_error(err):
             raise

@@ -112,3 +112,11 @@ def test_encoders_never_import_the_reward() -> None:
                      [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             offenders += [f"{path.name}: {n}" for n in names if n.startswith("niljax.reward")]
     assert offenders == []
+
+
+def test_help_piped_into_a_reader_that_leaves_is_quiet() -> None:
+    """`niljax train --help | head -3` used to end in a BrokenPipeError traceback."""
+    done = subprocess.run(f"{sys.executable} -m niljax.cli train --help | head -3", shell=True, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.stdout.startswith("usage: niljax train")
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr[-1000:]
