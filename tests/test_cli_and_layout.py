@@ -82,7 +82,8 @@ def test_bundle_gives_the_encoder_render_size_and_clip_length(tmp_path) -> None:
     """`niljax train --reference B` takes what B records; explicit flags still win (checked against B later)."""
     import json
 
-    from niljax.train.cli import bundle_defaults, encoder_from_id
+    from niljax.encoders.factory import config_for_encoder_id
+    from niljax.train.cli import bundle_defaults
     from niljax.train.config import TrainConfig
 
     (tmp_path / "metadata.json").write_text(json.dumps(
@@ -92,8 +93,8 @@ def test_bundle_gives_the_encoder_render_size_and_clip_length(tmp_path) -> None:
     assert (config.encoder.kind, config.encoder.preset, config.encoder.seed, config.encoder.clip_len) == (
         "timesformer-random", "small", 3, 4)
     base = TrainConfig().encoder
-    assert encoder_from_id(base, "toy/random-init/ab12cd34").kind == "toy"
-    weights = encoder_from_id(base, "/models/timesformer-k400")
+    assert config_for_encoder_id(base, "toy/random-init/ab12cd34").kind == "toy"
+    weights = config_for_encoder_id(base, "/models/timesformer-k400")
     assert (weights.kind, weights.weights) == ("timesformer", "/models/timesformer-k400")
     assert bundle_defaults(TrainConfig(), str(tmp_path / "missing")) == TrainConfig()
 

@@ -231,13 +231,14 @@ def test_implied_sample_rate_and_mislabelled_rate_warning(tmp_path):
 
 def test_replay_on_the_wrong_robot_suggests_the_robot_that_fits(tmp_path):
     """A quadruped trajectory replayed on another robot fails naming the robots whose joint names it fits."""
-    from niljax.reference.first_frame import load_trajectory, suggest_robots
+    from niljax.reference.first_frame import load_trajectory
     from niljax.robots import load_robot
+    from niljax.robots.spec import robots_fitting_joints
 
     legs = [f"{leg}_{part}_joint" for leg in ("FR", "FL", "RR", "RL") for part in ("hip", "thigh", "calf")]
     np.savez(tmp_path / "quadruped.npz", **{f"q_{name}": np.zeros(50) for name in legs})
     with pytest.raises(ReferencePreparationError, match=r"fit robot 'a1'.* or 'go1'.*--robot"):
         load_trajectory(tmp_path / "quadruped.npz", load_robot("toy_arm"))
     locomujoco_h1 = ["hip_flexion_l", "knee_angle_l", "ankle_angle_l", "l_arm_shx", "r_arm_shx", "l_elbow"]
-    assert suggest_robots(locomujoco_h1) == [("h1", "locomujoco")]
-    assert suggest_robots(["nothing_like_a_robot"]) == []
+    assert robots_fitting_joints(locomujoco_h1) == [("h1", "locomujoco")]
+    assert robots_fitting_joints(["nothing_like_a_robot"]) == []

@@ -65,6 +65,24 @@ def _preset(preset: str, clip_len: int):
     return TimesformerConfig.tiny(num_frames=clip_len)
 
 
+def _random_init_id(preset: str, seed: int) -> str:
+    return f"random-init/{preset}/seed={seed}"  # parsed back by `config_for_encoder_id`
+
+
+def config_for_encoder_id(base: EncoderConfig, encoder_id: str) -> EncoderConfig:
+    """The EncoderConfig that reproduces an encoder id recorded in a bundle: "toy/random-init/<tag>" (toy),
+    "random-init/<preset>/seed=<n>" (random-init TimeSformer, as `build_encoder` names it) or a weights path /
+    hub id (TimeSformer with those weights). An empty id leaves `base` as it is."""
+    if not encoder_id:
+        return base
+    if encoder_id.startswith("toy/"):
+        return dataclasses.replace(base, kind="toy")
+    parts = encoder_id.split("/")
+    if parts[0] == "random-init" and len(parts) == 3 and parts[2].startswith("seed="):
+        return dataclasses.replace(base, kind="timesformer-random", preset=parts[1], seed=int(parts[2][5:]))
+    return dataclasses.replace(base, kind="timesformer", weights=encoder_id)
+
+
 def build_encoder(config: EncoderConfig):
     """Build the `VideoEncoder` for `config` (loads weights for kind="timesformer")."""
     import jax
@@ -78,7 +96,7 @@ def build_encoder(config: EncoderConfig):
 
         tsf = _preset(config.preset, config.clip_len)
         params = init_params(tsf, config.seed)
-        return timesformer_encoder(tsf, params, weights_id=f"random-init/{config.preset}/seed={config.seed}")
+        return timesformer_encoder(tsf, params, weights_id=_random_init_id(config.preset, config.seed))
     from niljax.encoders.params import load_timesformer
 
     tsf, params = load_timesformer(config.weights)

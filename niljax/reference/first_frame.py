@@ -201,8 +201,10 @@ def load_trajectory(path: str | Path, scene: Any, *, fps: float | None = None) -
             raise replay.TrajectoryError(f"{found} joint(s) of robot {scene.name!r} matched, {len(missing)} missing")
         return replay.trajectory_qpos(scene, arrays, allow_missing=True, free_pose=free_pose), rate
     except replay.TrajectoryError as err:
+        from niljax.robots.spec import robots_fitting_joints
+
         fits = [f"{name!r}" + (f" (its {naming!r} joint naming)" if naming else "")
-                for name, naming in suggest_robots([k[2:] for k in arrays if k.startswith("q_")])
+                for name, naming in robots_fitting_joints([k[2:] for k in arrays if k.startswith("q_")])
                 if name != scene.name or naming]
         hint = (f" Its joint names fit robot {' or '.join(fits)}: pass --robot with that name and --mjcf with a "
                 "model that uses these joint names." if fits else
@@ -212,30 +214,3 @@ def load_trajectory(path: str | Path, scene: Any, *, fps: float | None = None) -
             f"Is this trajectory for this robot?{hint}"
         ) from err
 
-
-def suggest_robots(joint_names: list[str]) -> list[tuple[str, str | None]]:
-    """Registered robots (and joint namings: None = the base model's, else a `[variants.<name>]`) whose
-    signature fits `joint_names`: every home-pose joint pattern matches some name and the variant's
-    `detect_joint` is among them. Only the best-fitting (most patterns) are returned. Reads the robot specs
-    only, no model files, so it also names robots whose model is not on this machine.
-    """
-    import fnmatch
-
-    from niljax.robots import get_spec, list_robots
-
-    names = set(joint_names)
-    scored = []
-    for robot in list_robots():
-        spec = get_spec(robot)
-        namings = [(None, dict(spec.home.get("joints", {})), None)]
-        namings += [(vname, dict(var.get("home", {}).get("joints", {})), var.get("detect_joint"))
-                    for vname, var in spec.variants.items()]
-        for naming, patterns, detect in namings:
-            patterns = [pat for pat in patterns if pat != "default"]
-            signals = len(patterns) + (detect is not None)
-            if signals == 0 or (detect is not None and detect not in names):
-                continue
-            if all(fnmatch.filter(names, pat) for pat in patterns):
-                scored.append((signals, robot, naming))
-    best = max((score for score, _, _ in scored), default=0)
-    return [(robot, naming) for score, robot, naming in scored if score == best]

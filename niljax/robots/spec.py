@@ -232,3 +232,27 @@ def get_spec(name: str) -> RobotSpec:
     if spec.name != name:
         raise RobotSpecError(f"{files[name]}: `name = {spec.name!r}` must match the file name {name!r}")
     return spec
+
+
+def robots_fitting_joints(joint_names: list[str]) -> list[tuple[str, str | None]]:
+    """Registered robots (and joint namings: None = the base model's, else a `[variants.<name>]`) whose
+    signature fits `joint_names`: every home-pose joint pattern matches some name and the variant's
+    `detect_joint` is among them. Only the best-fitting (most patterns) are returned. Reads the robot specs
+    only, no model files, so it also names robots whose model is not on this machine.
+    """
+    names = set(joint_names)
+    scored = []
+    for robot in list_robots():
+        spec = get_spec(robot)
+        namings = [(None, dict(spec.home.get("joints", {})), None)]
+        namings += [(vname, dict(var.get("home", {}).get("joints", {})), var.get("detect_joint"))
+                    for vname, var in spec.variants.items()]
+        for naming, patterns, detect in namings:
+            patterns = [pat for pat in patterns if pat != "default"]
+            signals = len(patterns) + (detect is not None)
+            if signals == 0 or (detect is not None and detect not in names):
+                continue
+            if all(fnmatch.filter(names, pat) for pat in patterns):
+                scored.append((signals, robot, naming))
+    best = max((score for score, _, _ in scored), default=0)
+    return [(robot, naming) for score, robot, naming in scored if score == best]

@@ -73,32 +73,20 @@ def bundle_defaults(base: TrainConfig, reference: str | None) -> TrainConfig:
     metadata.json cannot be read (the run then reports the bundle problem itself)."""
     import json as json_
 
+    from niljax.encoders.factory import config_for_encoder_id
+
     meta_path = Path(reference) / "metadata.json" if reference else None
     if meta_path is None or not meta_path.is_file():
         return base
     try:
         meta = json_.loads(meta_path.read_text())
         height, width, clip_len = int(meta["height"]), int(meta["width"]), int(meta["clip_len"])
-        encoder = encoder_from_id(base.encoder, str(meta.get("encoder", {}).get("id", "")))
+        encoder = config_for_encoder_id(base.encoder, str(meta.get("encoder", {}).get("id", "")))
+        # the encoder's clip length follows reward.clip_len (TrainConfig.__post_init__)
         return dataclasses.replace(base, render=dataclasses.replace(base.render, height=height, width=width),
-                                   reward=dataclasses.replace(base.reward, clip_len=clip_len),
-                                   encoder=dataclasses.replace(encoder, clip_len=clip_len))
+                                   reward=dataclasses.replace(base.reward, clip_len=clip_len), encoder=encoder)
     except (ValueError, KeyError, TypeError, AttributeError):
         return base
-
-
-def encoder_from_id(base, encoder_id: str):  # noqa: ANN001, ANN201 - EncoderConfig in, EncoderConfig out
-    """The EncoderConfig that reproduces a bundle's encoder id: "toy/random-init/<tag>" (toy), "random-init/
-    <preset>/seed=<n>" (random-init TimeSformer) or a weights path / hub id (TimeSformer with those weights).
-    An empty id leaves `base` as it is."""
-    if not encoder_id:
-        return base
-    if encoder_id.startswith("toy/"):
-        return dataclasses.replace(base, kind="toy")
-    parts = encoder_id.split("/")
-    if parts[0] == "random-init" and len(parts) == 3 and parts[2].startswith("seed="):
-        return dataclasses.replace(base, kind="timesformer-random", preset=parts[1], seed=int(parts[2][5:]))
-    return dataclasses.replace(base, kind="timesformer", weights=encoder_id)
 
 
 def _train_error(err: BaseException) -> int:
