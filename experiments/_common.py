@@ -94,9 +94,10 @@ def prepare_reference(robot: str, args: argparse.Namespace, config: TrainConfig)
 
 
 def run(robot: str, ablation: str = "full", skill: str = "walking") -> Path:
-    from niljax.train.run import train
+    from niljax.train.run import train, use_compile_cache
 
     args = parse_args(robot, skill)
     probe = train_config(robot, args, reference="")
+    use_compile_cache(probe)
     reference = prepare_reference(robot, args, probe)
     return train(dataclasses.replace(train_config(robot, args, reference, ablation)))

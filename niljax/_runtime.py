@@ -7,6 +7,10 @@
 Entry points (CLI, benchmarks, tests/conftest.py) call it before importing jax; `import niljax` calls it too,
 which is early enough whenever niljax is imported before jax.
 
+`enable_compile_cache(path)` (called by `niljax train` / `evaluate` / `demo` and the experiments before their
+first compile) turns on JAX's persistent compilation cache, so the second start of the same run loads its
+programs instead of compiling them again (minutes for a humanoid on CPU).
+
 `quiet_warp()` (called by `niljax train` / `evaluate` when the warp renderer is used) turns off MuJoCo Warp's
 noise on every run: its init banner, one "Module ... load on device" line per kernel module, and on a machine
 without a GPU its "Could not find or load the NVIDIA CUDA driver" warning.
@@ -17,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 _CPU_SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 
@@ -31,6 +36,41 @@ def configure(*, offline_hub: bool = False, host_device_count: int | None = None
     os.environ.setdefault("MUJOCO_GL", "egl")
     if offline_hub:
         os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def default_compile_cache_dir() -> Path:
+    """`$NILJAX_COMPILE_CACHE`, else `$XDG_CACHE_HOME/niljax/jax` (default `~/.cache/niljax/jax`)."""
+    explicit = os.environ.get("NILJAX_COMPILE_CACHE", "")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "niljax" / "jax"
+
+
+def enable_compile_cache(path: str | os.PathLike | None = None, *, min_compile_secs: float = 1.0) -> Path | None:
+    """Turn on JAX's persistent compilation cache (idempotent); returns the folder in use, or None if it cannot.
+
+    `path=None` uses `default_compile_cache_dir()`. A cache folder the user already chose through
+    `JAX_COMPILATION_CACHE_DIR` (or `jax.config`) is kept as it is. Programs that compiled in under
+    `min_compile_secs` are not stored (they are cheaper to compile than to read). Entries are keyed by the
+    program, the jax/jaxlib versions, the backend and the compile options, so a cache shared by several
+    machines or versions is safe; delete the folder to reclaim its space. Call before the first compile.
+    """
+    import jax
+
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return Path(current)
+    folder = Path(path).expanduser() if path else default_compile_cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # read-only home, full disk: run without the cache rather than fail
+        print(f"[niljax] compile cache disabled: cannot create {folder} ({err})", file=sys.stderr)
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_secs))
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return folder
 
 
 # What warp's native init prints with fprintf(stderr) on a machine without an NVIDIA driver (CPU runs)

@@ -398,3 +398,56 @@ def test_timesformer_encoder_in_the_reward():
     # env 1 moves differently; a random-init TimeSformer's normed CLS barely depends on the input, so the
     # difference is small (see docs/reward.md), but it is well above float32 noise at the exact match (~1e-7).
     assert float((1 - terms["reward/video"][:, 1]).max()) > 1e-5
+
+
+def test_encoder_chunks_inside_jit_match_one_batch_and_trace_once():
+    """`VideoEncoder.embed(chunk_size=)` (what `RewardConfig.encoder_chunk` sets) on the real TimeSformer path:
+    5 clips in chunks of 2 (the last one padded) equal one batch of 5, in float32 to 1e-5 and in bfloat16 to
+    2e-2 (bfloat16's 8-bit mantissa: chunking changes which clips share a matmul, so rounding differs)."""
+    enc_mod = pytest.importorskip("niljax.encoders")
+    cfg_t = enc_mod.TimesformerConfig.tiny(num_frames=4)
+    enc = nr.timesformer_encoder(cfg_t, enc_mod.init_params(cfg_t, 1), weights_id="random-init/tiny/seed=1")
+    rng = np.random.default_rng(0)
+    frames = jnp.asarray(rng.integers(0, 255, (5, 4, 16, 16, 3)), jnp.uint8)
+    masks = jnp.asarray(rng.random((5, 4, 16, 16)) > 0.3)
+    traces = []
+
+    @jax.jit
+    def both(e, f, m):
+        traces.append(1)
+        return (e.embed(f, m), e.embed(f, m, chunk_size=2),
+                e.embed(f, m, jnp.bfloat16), e.embed(f, m, jnp.bfloat16, chunk_size=2))
+
+    full, chunked, full_bf, chunked_bf = both(enc, frames, masks)
+    both(enc.replace(params=jax.tree.map(lambda p: p * 1.01, enc.params)), frames, masks)  # new weights: no retrace
+    assert len(traces) == 1 and chunked.shape == (5, cfg_t.hidden_size) and chunked.dtype == jnp.float32
+    np.testing.assert_allclose(chunked, full, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(chunked_bf, full_bf, atol=2e-2)
+    assert float(jnp.abs(full_bf - full).max()) > 0  # bfloat16 really ran
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+        enc.embed(frames, masks, chunk_size=0)
+    with pytest.raises(ValueError, match="encoder_chunk must be an int >= 0"):
+        nr.RewardConfig(encoder_chunk=-1)
+
+
+def test_encoder_dtype_auto_is_bf16_on_accelerators_only():
+    assert nr.resolve_encoder_dtype("auto", "cpu") == "float32"
+    assert nr.resolve_encoder_dtype("auto", "gpu") == "bfloat16"
+    assert nr.resolve_encoder_dtype("auto", "tpu") == "bfloat16"
+    assert nr.resolve_encoder_dtype("float32", "tpu") == "float32"
+    assert nr.resolve_encoder_dtype("auto") == ("float32" if jax.default_backend() == "cpu" else "bfloat16")
+
+
+def test_invalid_envs_get_the_diverged_reward_and_leave_others_untouched(bundle, encoder):
+    ref = bundle.to_device()
+    h, phys, t = _one_step_inputs(4, 1, ref)
+    cfg = nr.RewardConfig(diverged_reward=-1.0)
+    fn = jax.jit(nr.nil_reward, static_argnums=0)
+    base, _ = fn(cfg, ref, encoder, h, phys, t, valid=jnp.ones(4, bool))
+    phys_nan = dict(phys, joint_torques=phys["joint_torques"].at[2].set(jnp.nan))
+    valid = jnp.array([True, True, False, True])
+    out, terms = fn(cfg, ref, encoder, h, phys_nan, t, valid=valid)
+    assert float(out[2]) == -1.0 and all(float(v[2]) == 0.0 for k, v in terms.items() if k != "reward/total")
+    keep = np.array([0, 1, 3])
+    np.testing.assert_array_equal(np.asarray(out)[keep], np.asarray(base)[keep])
+    assert all(np.isfinite(np.asarray(v)).all() for v in terms.values())

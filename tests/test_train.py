@@ -2,6 +2,8 @@
 
 - one trace of the training chunk across calls; checkpoint -> restore -> continue is bit-identical;
 - a SIGKILLed `niljax train` resumes from its last checkpoint and its metrics file stays valid;
+- divergence: NaN physics in one env and a NaN observation in another never reach replay or the learner,
+  and the other envs' rewards are bit-identical to a run without them;
 - learning: the trained policy's evaluation IoU beats the untrained one by a stated margin on 2 seeds, and
   does not when the reward is zeroed (so the test can fail).
 """
@@ -58,6 +60,40 @@ def test_chunk_compiles_once_and_checkpoint_resume_is_exact(bundle_dir, tmp_path
     final_b = jax.tree_util.tree_leaves(restored.learner.actor_params)
     for x, y in zip(final_a, final_b):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_a_diverged_env_never_reaches_replay_or_learner(bundle_dir, tmp_path):
+    import jax.numpy as jnp
+
+    trainer = build_pipeline(small_config(bundle_dir, tmp_path)).trainer
+    clean = trainer.init(jax.random.PRNGKey(5))
+    env = clean.env_state
+    # env 0: its physics blows up (NaN velocity -> NaN state after the step); env 1: a NaN observation.
+    poisoned = clean.replace(env_state=env.replace(
+        data=env.data.replace(qvel=env.data.qvel.at[0].set(jnp.nan)), obs=env.obs.at[1].set(jnp.nan)))
+    copy = lambda tree: jax.tree.map(jnp.copy, tree)  # noqa: E731 - train_chunk donates its input
+    clean_after, clean_metrics = trainer.train_chunk(copy(clean))
+    state, metrics = trainer.train_chunk(copy(poisoned))
+    n, iters = trainer.num_envs, trainer.iterations_per_call
+    assert float(metrics["counts/diverged"]) == 1.0 and float(metrics["counts/replay_rejected"]) == 1.0
+    assert float(clean_metrics["counts/diverged"]) == 0.0
+    assert int(state.replay.size) == n * iters - 1  # env 1's first transition was rejected
+    # Replay rows are iteration-major; without env 1's first row everything after it shifts by one.
+    clean_rewards = np.asarray(clean_after.replay.data.reward[: n * iters]).reshape(iters, n)
+    rewards = np.insert(np.asarray(state.replay.data.reward[: n * iters - 1]), 1, np.nan).reshape(iters, n)
+    assert rewards[0, 0] == 0.0  # the diverged step: reward.diverged_reward
+    np.testing.assert_array_equal(rewards[:, 2:], clean_rewards[:, 2:])  # the other envs: bit-identical
+    # Past the warm-up the learner updates from this replay: everything stays finite.
+    while int(state.env_steps) < 3 * trainer.learner_config.random_steps:
+        state, metrics = trainer.train_chunk(state)
+    assert float(metrics["learner/critic_loss"]) != 0.0
+    for name, tree in (("replay", state.replay.data), ("learner", state.learner), ("metrics", metrics)):
+        for leaf in jax.tree.leaves(tree):
+            if jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating):
+                assert np.isfinite(np.asarray(leaf)).all(), f"non-finite values in {name}"
+    result = trainer.evaluate(state.learner, jax.random.PRNGKey(0))
+    assert all(np.isfinite(np.asarray(v)).all() for v in result.values())
+    assert trainer.trace_count == 1
 
 
 def test_sigkill_then_resume(bundle_dir, tmp_path):

@@ -76,14 +76,38 @@ class VideoEncoder:
     spec: Hashable = struct.field(pytree_node=False)
     info: EncoderInfo = struct.field(pytree_node=False)
 
-    def embed(self, frames: jax.Array, masks: jax.Array | None, dtype: Any = jnp.float32) -> jax.Array:
-        """Embed clips: frames uint8[B,T,H,W,3], masks bool[B,T,H,W] (or None) -> f32[B,D]."""
+    def embed(self, frames: jax.Array, masks: jax.Array | None, dtype: Any = jnp.float32,
+              chunk_size: int | None = None) -> jax.Array:
+        """Embed clips: frames uint8[B,T,H,W,3], masks bool[B,T,H,W] (or None) -> f32[B,D].
+
+        `chunk_size` (static; None or >= B: one batch) runs the whole clip pipeline, preprocessing included,
+        `chunk_size` clips at a time under `lax.map` (the last chunk zero-padded), so peak activation memory is
+        that of one chunk (at 224x224, TimeSformer-base needs ~55 MB per clip in float32, ~half in bfloat16)
+        instead of B clips. The result equals the unchunked one up to float reassociation (the network sees
+        each clip alone either way).
+        """
         if frames.ndim != 5 or frames.shape[-1] != 3:
             raise ValueError(f"encoder expects frames [B,T,H,W,3], got shape {frames.shape}")
         if masks is not None and masks.shape != frames.shape[:-1]:
             raise ValueError(f"encoder masks shape {masks.shape} does not match frames {frames.shape[:-1]}")
-        out = self.embed_fn(self.params, self.spec, frames, masks, dtype)
-        return out.astype(jnp.float32)
+        b = frames.shape[0]
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"encoder chunk_size must be >= 1 (or None), got {chunk_size}")
+        if chunk_size is None or chunk_size >= b:
+            return self.embed_fn(self.params, self.spec, frames, masks, dtype).astype(jnp.float32)
+        n_chunks = -(-b // chunk_size)
+        pad = n_chunks * chunk_size - b
+
+        def chunked(x: jax.Array) -> jax.Array:
+            x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
+            return x.reshape(n_chunks, chunk_size, *x.shape[1:])
+
+        def one(args: tuple[jax.Array, jax.Array | None]) -> jax.Array:
+            fr, ms = args
+            return self.embed_fn(self.params, self.spec, fr, ms, dtype).astype(jnp.float32)
+
+        out = jax.lax.map(one, (chunked(frames), None if masks is None else chunked(masks)))
+        return out.reshape(n_chunks * chunk_size, -1)[:b]
 
 
 def _timesformer_embed(params: Any, spec: tuple, frames: jax.Array, masks: jax.Array | None, dtype: Any):

@@ -4,7 +4,7 @@ Stage contract (docs/architecture.md, docs/learner.md):
 - `BROConfig` (defaults = official BRO), `init_learner(rng, obs_dim, act_dim, cfg) -> LearnerState`,
   `update(state, batch: Transition[B]) -> (state, metrics)` (pure; vmap over seeds),
   `act_explore` / `act_eval`, `reset_learner`.
-- Device replay: `Transition`, `ReplayBuffer`, `replay_init/replay_insert/replay_sample`.
+- Device replay: `Transition`, `ReplayBuffer`, `replay_init/replay_insert/replay_sample`, `finite_rows`.
 - `BROLoop`: collect + insert + K updates as one jitted iteration over any pure `env_reset/env_step`.
 - Checkpoints: `save_checkpoint/restore_checkpoint` (bit-for-bit resume), `export_policy/load_policy`.
 """
@@ -25,6 +25,7 @@ _EXPORTS = {
     'act_eval': 'niljax.learner.bro',
     'act_explore': 'niljax.learner.bro',
     'export_policy': 'niljax.learner.checkpoint',
+    'finite_rows': 'niljax.learner.replay',
     'init_learner': 'niljax.learner.bro',
     'init_learners': 'niljax.learner.bro',
     'load_policy': 'niljax.learner.checkpoint',
@@ -52,6 +53,7 @@ __all__ = [
     "act_eval",
     "act_explore",
     "export_policy",
+    "finite_rows",
     "init_learner",
     "init_learners",
     "load_policy",

@@ -6,8 +6,10 @@ Contract:
   any auto-reset). `terminated` stops bootstrapping; `truncated` (time limit) does not.
 - `ReplayBuffer` (flax struct pytree): `data: Transition` with leading axis `capacity`, `insert_pos int32[]`,
   `size int32[]`. Capacity is fixed at `replay_init` (it is the static leading dim: changing it recompiles).
-- `replay_init(capacity, obs_dim, act_dim)`; `replay_insert(buf, batch)` writes a batch of `N <= capacity`
-  transitions at `insert_pos .. insert_pos + N - 1 (mod capacity)` (ring, oldest overwritten);
+- `replay_init(capacity, obs_dim, act_dim)`; `replay_insert(buf, batch)` writes the K finite transitions of a
+  batch of `N <= capacity` at `insert_pos .. insert_pos + K - 1 (mod capacity)` (ring, oldest overwritten, order
+  kept); a transition with any NaN/inf value is rejected (not stored: one diverged env never reaches the
+  critic; `finite_rows` tells which, for a metric);
   `replay_sample(buf, rng, batch_size)` draws indices uniformly from `[0, size)` (with replacement).
 All three are pure and jittable; several seeds = `jax.vmap` over a stacked buffer. Counters are int32
 (capacity < 2^31).
@@ -70,16 +72,31 @@ def _check_batch(buf: ReplayBuffer, batch: Transition) -> int:
     return n
 
 
+def finite_rows(batch: Transition) -> jax.Array:
+    """bool[N]: True where every value of transition i (obs, action, reward, next_obs, flags) is finite."""
+    def row_ok(x: jax.Array) -> jax.Array:
+        return jnp.all(jnp.isfinite(x.reshape(x.shape[0], -1)), axis=1)
+
+    return jnp.stack([row_ok(x) for x in jax.tree.leaves(batch)]).all(axis=0)
+
+
 def replay_insert(buf: ReplayBuffer, batch: Transition) -> ReplayBuffer:
-    """Ring-insert a batch of N transitions (leading axis N); returns the new buffer."""
-    n = _check_batch(buf, batch)
+    """Ring-insert the finite transitions of a batch of N (leading axis N), in order; returns the new buffer.
+
+    Non-finite rows are dropped (scattered out of bounds with `mode="drop"`), so the slots they would have
+    taken keep their old contents and the counters advance by the number kept: same shapes, no recompile.
+    """
+    _check_batch(buf, batch)
     cap = buf.capacity
-    idx = (buf.insert_pos + jnp.arange(n, dtype=jnp.int32)) % cap
-    data = jax.tree.map(lambda store, x: store.at[idx].set(x.astype(store.dtype)), buf.data, batch)
+    keep = finite_rows(batch)
+    rank = jnp.cumsum(keep.astype(jnp.int32)) - 1  # position among the kept rows
+    idx = jnp.where(keep, (buf.insert_pos + rank) % cap, cap)  # cap: out of bounds, dropped
+    data = jax.tree.map(lambda store, x: store.at[idx].set(x.astype(store.dtype), mode="drop"), buf.data, batch)
+    kept = jnp.sum(keep.astype(jnp.int32))
     return ReplayBuffer(
         data=data,
-        insert_pos=(buf.insert_pos + n) % cap,
-        size=jnp.minimum(buf.size + n, cap).astype(jnp.int32),
+        insert_pos=(buf.insert_pos + kept) % cap,
+        size=jnp.minimum(buf.size + kept, cap).astype(jnp.int32),
     )
 
 

@@ -12,7 +12,7 @@ Pieces (each a pure function of pytrees; batch axis N first; see docs/reward.md)
 - Terms: `mask_iou`, `embedding_similarity`, `video_similarity`, `penalty_*`, and `nil_reward`
   -> (reward f32[N], terms {"reward/video", "reward/iou", "reward/penalty/<name>", "reward/penalty",
   "reward/total"}).
-- `RewardConfig`, `PenaltyScales`.
+- `RewardConfig`, `PenaltyScales`, `resolve_encoder_dtype` ("auto" -> bfloat16 on GPU/TPU, float32 on CPU).
 
 This package does not import rendering, simulation or torch.
 """
@@ -53,6 +53,7 @@ _EXPORTS = {
     'penalty_torque': 'niljax.reward.terms',
     'penalty_torso_tilt': 'niljax.reward.terms',
     'push': 'niljax.reward.history',
+    'resolve_encoder_dtype': 'niljax.reward.config',
     'save_bundle': 'niljax.reward.bundle',
     'timesformer_encoder': 'niljax.reward.encoder',
     'toy_encoder': 'niljax.reward.encoder',
@@ -93,6 +94,7 @@ __all__ = [
     "penalty_torque",
     "penalty_torso_tilt",
     "push",
+    "resolve_encoder_dtype",
     "save_bundle",
     "timesformer_encoder",
     "toy_encoder",

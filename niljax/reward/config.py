@@ -2,7 +2,7 @@
 
 Host-side, frozen, hashable: pass it to jitted functions as a static argument (or close over it). Changing any
 field recompiles the reward. Defaults are the paper's where it states them (ζ = β = η = 1, cosine similarity,
-8-frame clips, video term every step in float32); penalty forms and scales are not published, so the defaults
+8-frame clips, video term every step); penalty forms and scales are not published, so the defaults
 below are ours (see docs/reward.md for the formulas and why).
 """
 
@@ -16,7 +16,23 @@ import tyro
 
 Similarity = Literal["cosine", "l2"]
 StartPadding = Literal["reference", "reset_frame"]
-EncoderDtype = Literal["float32", "bfloat16"]
+EncoderDtype = Literal["auto", "float32", "bfloat16"]
+
+#: Backends where "auto" computes the encoder in bfloat16 (their matrix units are several times faster in it).
+_BF16_BACKENDS = ("gpu", "cuda", "rocm", "tpu")
+
+
+def resolve_encoder_dtype(name: str, backend: str | None = None) -> str:
+    """"auto" -> "bfloat16" on a GPU/TPU backend, "float32" on CPU (where bfloat16 is no faster: 0.84-1.35x
+    float32 for TimeSformer-base, benchmarks/results/timesformer_cpu-2core.json, and float32 matches the
+    Stage-1 embeddings exactly); "float32"/"bfloat16" as given. `backend` defaults to `jax.default_backend()`."""
+    if name != "auto":
+        return name
+    if backend is None:
+        import jax
+
+        backend = jax.default_backend()
+    return "bfloat16" if backend in _BF16_BACKENDS else "float32"
 
 #: Names of the regulariser terms, in the order they are reported (`reward/penalty/<name>`).
 PENALTY_NAMES: tuple[str, ...] = ("torque", "action_rate", "angular_velocity", "foot_slip", "torso_tilt")
@@ -57,13 +73,19 @@ class RewardConfig:
       clip_len: frames per clip (paper: 8). Must equal the bundle's clip_len.
       video_every_k: compute the video term on steps where `step % k == 0` only; other steps reuse the
         `last_video` value the caller carries (0 when the caller passes none). k = 1 is the paper.
-      encoder_dtype: compute dtype of the encoder ("float32" or "bfloat16"; parameters stay float32).
+      encoder_dtype: compute dtype of the encoder: "auto" (bfloat16 on GPU/TPU, float32 on CPU; see
+        `resolve_encoder_dtype`), "float32" (matmuls at HIGHEST precision) or "bfloat16" (default precision);
+        parameters stay float32. Training re-embeds the reference in the same dtype (no systematic offset).
+      encoder_chunk: clips embedded at a time inside the compiled step (`VideoEncoder.embed(chunk_size=)`);
+        0 = all N at once. Bounds the encoder's activation memory at large N (`niljax plan` shows it).
       start_padding: how the agent's clip is padded during the first clip_len-1 steps of an episode:
         "reference" (default) fills the missing older frames with the reference's own frames at those
         indices, so the precomputed reference embedding row t is exact for every start index;
         "reset_frame" repeats the agent's reset frame (the literal reading of the paper; exact only when the
         episode starts at reference index 0 and the reset render equals reference frame 0).
       penalty_scales: per-regulariser scales (`PenaltyScales`).
+      diverged_reward: the reward of an env whose physics diverged this step (`nil_reward(..., valid=...)`
+        False); its terms are reported as 0. 0 by default; a negative value penalises diverging.
     """
 
     zeta: float = 1.0
@@ -75,12 +97,14 @@ class RewardConfig:
     similarity: Similarity = "cosine"
     clip_len: Annotated[int, tyro.conf.arg(aliases=("--clip-len",))] = 8
     video_every_k: int = 1
-    encoder_dtype: EncoderDtype = "float32"
+    encoder_dtype: EncoderDtype = "auto"
+    encoder_chunk: int = 0
     start_padding: StartPadding = "reference"
     penalty_scales: PenaltyScales = dataclasses.field(default_factory=PenaltyScales)
+    diverged_reward: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("zeta", "beta", "eta"):
+        for name in ("zeta", "beta", "eta", "diverged_reward"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"RewardConfig.{name} must be a finite number, got {value!r}")
@@ -93,10 +117,13 @@ class RewardConfig:
             raise ValueError(f"RewardConfig.clip_len must be an int >= 1, got {self.clip_len!r}")
         if not isinstance(self.video_every_k, int) or self.video_every_k < 1:
             raise ValueError(f"RewardConfig.video_every_k must be an int >= 1, got {self.video_every_k!r}")
-        if self.encoder_dtype not in ("float32", "bfloat16"):
+        if self.encoder_dtype not in ("auto", "float32", "bfloat16"):
             raise ValueError(
-                f"RewardConfig.encoder_dtype must be 'float32' or 'bfloat16', got {self.encoder_dtype!r}"
+                f"RewardConfig.encoder_dtype must be 'auto', 'float32' or 'bfloat16', got {self.encoder_dtype!r}"
             )
+        if not isinstance(self.encoder_chunk, int) or self.encoder_chunk < 0:
+            raise ValueError(f"RewardConfig.encoder_chunk must be an int >= 0 (0 = no chunking), got "
+                             f"{self.encoder_chunk!r}")
         if self.start_padding not in ("reference", "reset_frame"):
             raise ValueError(
                 f"RewardConfig.start_padding must be 'reference' or 'reset_frame', got {self.start_padding!r}"

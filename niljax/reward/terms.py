@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from niljax.reward.bundle import ReferenceArrays
-from niljax.reward.config import PENALTY_NAMES, PenaltyScales, RewardConfig
+from niljax.reward.config import PENALTY_NAMES, PenaltyScales, RewardConfig, resolve_encoder_dtype
 from niljax.reward.encoder import VideoEncoder
 from niljax.reward.history import FrameHistory, clip, latest
 
@@ -111,13 +111,15 @@ def video_similarity(
     *,
     similarity: str = "cosine",
     dtype: Any = jnp.float32,
+    chunk_size: int | None = None,
 ) -> jax.Array:
     """S_video: embed the agent clips and compare with the reference clip embeddings.
 
     agent_frames uint8[N,L,H,W,3], agent_masks bool[N,L,H,W] (background masked by the encoder's
     preprocessing), reference_embeddings f32[N,D] (the rows for each env's time index) -> f32[N].
+    `chunk_size` (static): clips per encoder call, see `VideoEncoder.embed`.
     """
-    agent = encoder.embed(agent_frames, agent_masks, dtype)
+    agent = encoder.embed(agent_frames, agent_masks, dtype, chunk_size)
     if agent.shape != reference_embeddings.shape:
         raise ValueError(
             f"video_similarity: encoder gives embeddings {agent.shape}, reference rows are "
@@ -224,6 +226,7 @@ def nil_reward(
     step: jax.Array | int | None = None,
     last_video: jax.Array | None = None,
     extra_view_mask: jax.Array | None = None,
+    valid: jax.Array | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The NIL reward for N envs at their reference time indices.
 
@@ -241,6 +244,9 @@ def nil_reward(
       extra_view_mask: bool[N,H,W] or None: the agent's mask seen from a second camera placement of the same
         reference view (e.g. agent- vs reference-anchored, `niljax.render.camera`); S_iou is then the mean of
         the two IoUs against the reference mask.
+      valid: bool[N] or None: False for an env whose physics diverged this step. Its reward is
+        `config.diverged_reward` and its terms are 0, whatever its render or physics hold, so a NaN never
+        leaves this function through that env (the other envs' values are untouched).
 
     Returns:
       reward f32[N] and terms {"reward/video", "reward/iou", "reward/penalty/<name>", "reward/penalty",
@@ -270,14 +276,15 @@ def nil_reward(
     if config.use_video:
         if encoder is None:
             raise ValueError("nil_reward: use_video=True needs an encoder")
-        dtype = jnp.bfloat16 if config.encoder_dtype == "bfloat16" else jnp.float32
+        dtype = jnp.bfloat16 if resolve_encoder_dtype(config.encoder_dtype) == "bfloat16" else jnp.float32
 
         def compute_video() -> jax.Array:
             frames, masks = clip(history)
             if config.start_padding == "reference":
                 frames, masks = pad_clip_with_reference(frames, masks, history.count, reference, t)
             return video_similarity(
-                encoder, frames, masks, take_rows(reference.embeddings, t), similarity=config.similarity, dtype=dtype
+                encoder, frames, masks, take_rows(reference.embeddings, t), similarity=config.similarity, dtype=dtype,
+                chunk_size=config.encoder_chunk or None,
             )
 
         previous = jnp.zeros((n,), jnp.float32) if last_video is None else jnp.asarray(last_video, jnp.float32)
@@ -310,4 +317,11 @@ def nil_reward(
     terms.update({f"reward/penalty/{k}": v for k, v in pens.items()})
     terms["reward/penalty"] = penalty
     terms["reward/total"] = total
+    if valid is not None:
+        valid = jnp.asarray(valid, bool)
+        if valid.shape != (n,):
+            raise ValueError(f"nil_reward: valid must be bool[{n}], got shape {valid.shape}")
+        terms = {k: jnp.where(valid, v, 0.0) for k, v in terms.items()}
+        total = jnp.where(valid, total, jnp.float32(config.diverged_reward))
+        terms["reward/total"] = total
     return total, terms

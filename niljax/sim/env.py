@@ -15,7 +15,8 @@ Contract (one env; batch with `jax.vmap` or `BatchedEnv`):
 - `reward` is 0: NIL's reward is computed later in the pipeline from renderings. `metrics` carries the two
   walking metrics (`walk_locomujoco`, `walk_humanoidbench`), `nan_actions`, `fell`, `diverged`, `root_vel_x`.
 - Termination (`done`=1, `info["truncation"]`=0): fall (root below `fall.min_root_height` or torso tilt above
-  `fall.max_tilt_deg`) or non-finite physics state. Truncation (`done`=1, `info["truncation"]`=1): the
+  `fall.max_tilt_deg`) or non-finite physics state (`metrics["diverged"]` = 1; that step's `obs` and `physics`
+  are zeros, never NaN, and `reset_done` replaces the NaN `data` by the reset state). Truncation (`done`=1, `info["truncation"]`=1): the
   time index reached `horizon` (the reference's end; `horizon` control steps when the episode started at 0).
   The learner bootstraps on truncation only.
 - `info`: `time_index` int32 (reference frame index: start index at reset, +1 per step), `step_count` int32,
@@ -337,6 +338,9 @@ class NilEnv:
         if self.fall_enabled:
             fell = (phys.root_pos[2] < self.min_root_height) | (phys.torso_tilt > self.max_tilt)
         terminated = fell | diverged
+        # A diverged env (non-finite qpos/qvel) ends here and is reset by `reset_done`; its physics quantities
+        # are zeroed so that nothing downstream (penalties, walking metrics, the reward) sees a NaN.
+        phys = jax.tree.map(lambda x: jnp.where(diverged, jnp.zeros_like(x), x), phys)
         step_count = state.info["step_count"] + 1
         time_index = state.info["time_index"] + 1
         # Truncate at the reference's end: time_index starts at the reset's start index, so an episode that

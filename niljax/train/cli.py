@@ -188,6 +188,7 @@ def evaluate_main(argv: list[str]) -> int:
         _checkpoint_manager,
         build_pipeline,
         restore_checkpoint,
+        use_compile_cache,
         write_side_by_side_video,
     )
 
@@ -199,6 +200,7 @@ def evaluate_main(argv: list[str]) -> int:
         from niljax import _runtime
 
         _runtime.quiet_warp()
+    use_compile_cache(config)
     pipeline = build_pipeline(config)
     manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
     state = restore_checkpoint(manager, jax.eval_shape(pipeline.trainer.init, jax.random.PRNGKey(config.seed)))

@@ -56,6 +56,10 @@ class TrainConfig:
     observe_time: bool = True  # the policy sees the reference phase t / T
     write_video: bool = True
     progress: bool = True
+    # JAX's persistent compilation cache: the second start of the same run loads its compiled programs instead of
+    # compiling again (`--no-compile-cache` turns it off; "" = $NILJAX_COMPILE_CACHE or ~/.cache/niljax/jax).
+    compile_cache: bool = True
+    compile_cache_dir: str = ""
     shard: bool = False  # split the envs over all devices (num_envs must be a multiple of their count)
     distributed: bool = False  # several processes: jax.distributed.initialize() first (see run.init_distributed)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)

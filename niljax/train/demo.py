@@ -132,11 +132,12 @@ def demo_config(args: DemoArgs, reference: Path) -> TrainConfig:
 
 
 def run_demo(args: DemoArgs) -> dict:
-    from niljax.train.run import train
+    from niljax.train.run import train, use_compile_cache
 
     t0 = time.perf_counter()
     out = Path(args.out)
     probe = demo_config(args, out / "reference")
+    use_compile_cache(probe)  # before the reference is rendered and embedded: those programs are cached too
     reference = out / "reference"
     if not (reference / "metadata.json").exists():
         make_demo_reference(reference, probe.render, probe.encoder, num_frames=120, clip_len=probe.reward.clip_len)

@@ -46,7 +46,14 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from niljax.learner import bro
-from niljax.learner.replay import ReplayBuffer, Transition, replay_init, replay_insert, replay_sample
+from niljax.learner.replay import (
+    ReplayBuffer,
+    Transition,
+    finite_rows,
+    replay_init,
+    replay_insert,
+    replay_sample,
+)
 from niljax.render.camera import anchor_camera, reference_anchor_shift
 from niljax.sim.metrics import episode_walk_return
 from niljax.reward import FrameHistory, ReferenceArrays, RewardConfig, VideoEncoder, init_history, nil_reward, push
@@ -170,6 +177,7 @@ class NilTrainer:
         reward, terms = nil_reward(
             self.reward_config, reference, encoder, history, stepped.physics,
             stepped.info["time_index"], step=step, last_video=last_video, extra_view_mask=pose_mask,
+            valid=stepped.metrics["diverged"] == 0,  # a diverged env gets reward.diverged_reward, no NaN
         )
         return reward, terms, history, rgb, mask
 
@@ -206,9 +214,10 @@ class NilTrainer:
         self.trace_count += 1
         state, metrics = jax.lax.scan(lambda s, _: self._iteration(s, consts), state, None,
                                       length=self.iterations_per_call)
-        # Per-iteration scalars are averaged; episode totals are summed over the chunk.
-        out = {k: jnp.mean(v) for k, v in metrics.items() if not k.startswith("episodes/")}
-        out.update({k: jnp.sum(v) for k, v in metrics.items() if k.startswith("episodes/")})
+        # Per-iteration scalars are averaged; episode totals and event counts are summed over the chunk.
+        summed = ("episodes/", "counts/")
+        out = {k: jnp.mean(v) for k, v in metrics.items() if not k.startswith(summed)}
+        out.update({k: jnp.sum(v) for k, v in metrics.items() if k.startswith(summed)})
         return state, out
 
     def _iteration(self, s: NilTrainState, consts: Any) -> tuple[NilTrainState, dict[str, jax.Array]]:
@@ -233,7 +242,7 @@ class NilTrainer:
         terminated = done.astype(jnp.float32) * (1.0 - truncated)
         transition = Transition(obs=obs, action=action, reward=reward, next_obs=self._obs(stepped),
                                 terminated=terminated, truncated=truncated)
-        replay = replay_insert(s.replay, transition)
+        replay = replay_insert(s.replay, transition)  # drops non-finite transitions (none expected: see below)
 
         # Where done, the env restores its stored reset physics (no forward pass), or with reset_noise a fresh
         # noisy pose (one forward pass); see NilEnv.reset_done.
@@ -243,10 +252,12 @@ class NilTrainer:
         step_vals = {"return": reward, "iou": terms["reward/iou"], "video": terms["reward/video"],
                      "length": jnp.ones_like(reward), "fell": terminated}
         acc = {k: s.episode_acc[k] + step_vals[k] for k in _EPISODE_KEYS}
-        finished = done.astype(jnp.float32)
-        episode_metrics = {f"episodes/{k}_sum": jnp.sum(acc[k] * finished) for k in _EPISODE_KEYS}
-        episode_metrics["episodes/count"] = jnp.sum(finished)
-        acc = {k: v * (1.0 - finished) for k, v in acc.items()}
+        # `where`, not a multiply by 0/1: a NaN or inf in one env can never spread into the sums.
+        episode_metrics = {f"episodes/{k}_sum": jnp.sum(jnp.where(done, acc[k], 0.0)) for k in _EPISODE_KEYS}
+        episode_metrics["episodes/count"] = jnp.sum(done.astype(jnp.float32))
+        episode_metrics["counts/diverged"] = jnp.sum(stepped.metrics["diverged"])
+        episode_metrics["counts/replay_rejected"] = jnp.sum(1.0 - finite_rows(transition).astype(jnp.float32))
+        acc = {k: jnp.where(done, 0.0, v) for k, v in acc.items()}
 
         env_steps_before = s.env_steps
         env_steps = s.env_steps + n
@@ -271,7 +282,9 @@ class NilTrainer:
         metrics.update({f"learner/{k}": v for k, v in update_metrics.items()})
         metrics.update(episode_metrics)
         new_state = NilTrainState(
-            env_state=env_state, history=history, fresh=done, last_video=terms["reward/video"],
+            # a new episode starts without a video score: with video_every_k > 1 it must not inherit the last
+            # episode's until its own first scoring step
+            env_state=env_state, history=history, fresh=done, last_video=jnp.where(done, 0.0, terms["reward/video"]),
             learner=learner, replay=replay, rng=rng, env_steps=env_steps, iteration=s.iteration + 1,
             episode_acc=acc,
         )
@@ -310,15 +323,17 @@ class NilTrainer:
             stepped = jax.vmap(self.eval_env.step)(env_state, action)
             reward, terms, history, rgb, mask = self._render_reward(
                 consts, renderer, stepped, history, fresh, step, last_video)
-            live = alive.astype(jnp.float32)
+            def live(x: jax.Array) -> jax.Array:  # finished envs keep stepping but count 0 (where: NaN-proof)
+                return jnp.where(alive, x, 0.0)
+
             out = {
-                "nil_return": reward * live,
-                "iou": terms["reward/iou"] * live,
-                "video": terms["reward/video"] * live,
-                "penalty": terms["reward/penalty"] * live,
+                "nil_return": live(reward),
+                "iou": live(terms["reward/iou"]),
+                "video": live(terms["reward/video"]),
+                "penalty": live(terms["reward/penalty"]),
                 "root_vel_x": stepped.metrics["root_vel_x"],
-                "walk_hb": stepped.metrics["walk_humanoidbench"] * live,
-                "length": live,
+                "walk_hb": live(stepped.metrics["walk_humanoidbench"]),
+                "length": alive.astype(jnp.float32),
                 "root_x": stepped.physics.root_pos[:, 0],
                 "fell": (stepped.done > 0) & ~(stepped.info["truncation"] > 0) & alive,
             }

@@ -106,11 +106,28 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     if (config.shard or jax.process_count() > 1) and jax.device_count() > 1:  # several processes always shard
         mesh = jax.sharding.Mesh(np.array(jax.devices()), ("data",))
     trainer = NilTrainer(
-        mesh=mesh, env=env, eval_env=eval_env, renderer=renderer, eval_renderer=eval_renderer, reference=bundle.to_device(), encoder=encoder,
+        mesh=mesh, env=env, eval_env=eval_env, renderer=renderer, eval_renderer=eval_renderer,
+        reference=reference_for_run(bundle, encoder, config), encoder=encoder,
         reward_config=config.reward, learner_config=config.learner, num_envs=config.num_envs,
         iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs, eval_horizon=eval_steps,
     )
     return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer)
+
+
+def reference_for_run(bundle: Any, encoder: Any, config: TrainConfig) -> Any:
+    """The bundle's arrays on the device, with its clip embeddings recomputed in the run's encoder dtype when that
+    is not float32 (Stage 1 embeds in float32): agent and reference clips then go through the same bfloat16
+    arithmetic, and the cosine has no systematic offset from the dtype alone. Costs one pass over the
+    reference's T clips at the start of the run."""
+    from niljax.reward import compute_reference_embeddings, resolve_encoder_dtype
+
+    reference = bundle.to_device()
+    dtype = resolve_encoder_dtype(config.reward.encoder_dtype)
+    if encoder is None or dtype == "float32":
+        return reference
+    embeddings = compute_reference_embeddings(bundle.frames, bundle.masks, encoder, clip_len=config.reward.clip_len,
+                                              batch_size=config.reward.encoder_chunk or 32, dtype=jax.numpy.bfloat16)
+    return reference.replace(embeddings=jax.device_put(embeddings))
 
 
 def _phase_period(config: TrainConfig, bundle: Any) -> int | None:
@@ -143,7 +160,8 @@ def reference_states(scene: Any, bundle: Any) -> tuple[np.ndarray, np.ndarray]:
 def _comparable(d: dict[str, Any]) -> dict[str, Any]:
     """A config dict as JSON sees it (tuples -> lists), without the fields a resumed run may change."""
     d = json.loads(json.dumps(d, default=list))
-    for key in ("total_env_steps", "progress", "write_video", "eval_every", "checkpoint_every"):
+    for key in ("total_env_steps", "progress", "write_video", "eval_every", "checkpoint_every", "compile_cache",
+                "compile_cache_dir"):
         d.pop(key, None)
     return d
 
@@ -182,7 +200,7 @@ def _prepare_run_dir(config: TrainConfig, *, write: bool = True) -> TrainConfig:
         if _comparable(previous) != _comparable(config.to_dict()):
             raise RunConfigMismatch(
                 f"{saved} was written by a run with a different config; use a new --run-dir, or the same "
-                "settings (only total_env_steps, eval/checkpoint cadence, progress and video may change)")
+                "settings (only total_env_steps, eval/checkpoint cadence, progress, video and the compile cache may change)")
     if not write:
         return config
     path.mkdir(parents=True, exist_ok=True)
@@ -229,6 +247,15 @@ def check_against_bundle(config: TrainConfig) -> None:
             f"render size mismatch: the run renders {config.render.height}x{config.render.width} (render.height x "
             f"render.width) but {where} has {height}x{width} frames; pass --height {height} "
             f"--width {width}")
+
+
+def use_compile_cache(config: TrainConfig) -> Path | None:
+    """Turn on the persistent compilation cache the config asks for (`compile_cache`, `compile_cache_dir`)."""
+    if not config.compile_cache:
+        return None
+    from niljax import _runtime
+
+    return _runtime.enable_compile_cache(config.compile_cache_dir or None)
 
 
 def _checkpoint_manager(run_dir: Path, keep: int):
@@ -376,6 +403,7 @@ def train(config: TrainConfig) -> Path:
 
     check_budget(config)
     check_against_bundle(config)
+    use_compile_cache(config)
     config = _prepare_run_dir(config, write=False)
     run_dir = Path(config.run_dir)
     primary = jax.process_index() == 0
