@@ -3,6 +3,7 @@
     niljax demo                      the embedded CPU demo (train a tiny robot to imitate a replay reference)
     niljax train --robot h1 --reference bundle/ [overrides]
     niljax evaluate RUN_DIR          evaluate a run's latest checkpoint and write a side-by-side video
+    niljax plan [train flags]        memory and FLOPs of a training config, before compiling; does it fit
     niljax reference ...             Stage 1: build a reference bundle (see `niljax reference --help`)
     niljax robots [--online]         list registered robots and whether their assets resolve here (offline)
     niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
@@ -40,6 +41,12 @@ def _evaluate(argv: list[str]) -> int:
     from niljax.train.cli import evaluate_main
 
     return evaluate_main(argv)
+
+
+def _plan(argv: list[str]) -> int:
+    from niljax.train.cli import plan_main
+
+    return plan_main(argv)
 
 
 def _reference(argv: list[str]) -> int:
@@ -108,6 +115,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "demo": (_demo, "embedded CPU demo: a tiny robot learns to imitate a replay reference"),
     "train": (_train, "Stage 2: train a policy on a reference bundle"),
     "evaluate": (_evaluate, "evaluate a run's checkpoint; writes metrics and a side-by-side video"),
+    "plan": (_plan, "memory per component and FLOPs per iteration of a training config; whether it fits"),
     "reference": (_reference, "Stage 1: prepare a reference bundle"),
     "robots": (_robots, "list registered robots and where their assets resolve"),
     "contact-sheet": (_contact_sheet, "render frames + masks of a robot to a PNG"),

@@ -62,6 +62,22 @@ def test_chunk_compiles_once_and_checkpoint_resume_is_exact(bundle_dir, tmp_path
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+def test_a_bf16_run_embeds_the_reference_in_bf16(bundle_dir, tmp_path):
+    import jax.numpy as jnp
+
+    from niljax.reward import compute_reference_embeddings
+
+    config = small_config(bundle_dir, tmp_path)
+    config = dataclasses.replace(config, reward=dataclasses.replace(config.reward, encoder_dtype="bfloat16"))
+    pipeline = build_pipeline(config)
+    bundle = pipeline.bundle
+    expected = compute_reference_embeddings(bundle.frames, bundle.masks, pipeline.encoder, clip_len=CLIP,
+                                            dtype=jnp.bfloat16)
+    got = np.asarray(pipeline.trainer.reference.embeddings)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert np.abs(got - bundle.embeddings).max() > 0  # Stage 1's float32 rows were replaced
+
+
 def test_a_diverged_env_never_reaches_replay_or_learner(bundle_dir, tmp_path):
     import jax.numpy as jnp
 

@@ -3,6 +3,7 @@
     niljax train --reference bundle/ --robot h1 --num-envs 1024 --learner.batch-size 1024 ...
     niljax train --config runs/x/config.json           # rerun / resume with a saved config
     niljax evaluate runs/x                              # evaluate the latest checkpoint: eval.json, eval_rollout.mp4
+    niljax plan --reference bundle/ --num-envs 4096 --device-memory 80GB   # memory + FLOPs, nothing compiled
 
 Every field of `TrainConfig` (and its nested render / encoder / reward / learner configs) is a flag;
 `--help` lists them with their defaults.
@@ -100,24 +101,27 @@ def _train_error(err: BaseException) -> int:
     return 2
 
 
-def train_main(argv: list[str]) -> int:
+def parse_train_config(argv: list[str], prog: str = "niljax train", description: str = TRAIN_DESCRIPTION
+                       ) -> TrainConfig:
+    """`--config PATH` (optional) + flags -> TrainConfig, with the bundle's recorded defaults (`bundle_defaults`).
+    Imports no jax/mujoco. ValueError / FileNotFoundError for a bad file or value; SystemExit for --help."""
     from niljax.train.config import TrainConfig
 
     base = TrainConfig()
     if "--config" in argv:
         i = argv.index("--config")
         if i + 1 >= len(argv):
-            print("niljax train: --config needs a path", file=sys.stderr)
-            return 2
-        try:
-            base = load_config_file(argv[i + 1])
-        except (ValueError, FileNotFoundError) as err:
-            return _train_error(err)
+            raise ValueError("--config needs a path")
+        base = load_config_file(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
     base = bundle_defaults(base, _flag_value(argv, "--reference"))
+    return tyro.cli(TrainConfig, args=argv, default=base, prog=prog, description=description)
+
+
+def train_main(argv: list[str]) -> int:
     try:  # parse first: `--help` and a bad flag never import jax, mujoco or the training stack
-        config = tyro.cli(TrainConfig, args=argv, default=base, prog="niljax train", description=TRAIN_DESCRIPTION)
-    except ValueError as err:
+        config = parse_train_config(argv)
+    except (ValueError, FileNotFoundError) as err:
         return _train_error(err)
     from niljax.robots import RobotNotFoundError
     from niljax.train.run import RunConfigMismatch, train
@@ -222,3 +226,44 @@ def evaluate_main(argv: list[str]) -> int:
                                  alive_steps=int(result["length"][0]) if result["fell"][0] > 0 else None)
     print(json.dumps(summary, indent=2))
     return 0
+
+
+PLAN_DESCRIPTION = """What a training config needs, before anything is compiled: device memory per component (physics,
+frame history, render buffers, reference, encoder parameters and activations per chunk, replay, learner), FLOPs
+per iteration by stage (XLA cost analysis of the lowered programs), and whether it fits the device
+(--device-memory SIZE plans for another one, e.g. 80GB). Takes every `niljax train` flag and --config; plus
+--json PATH (write the plan as JSON), --reference-frames T (reference length when there is no bundle, default
+500) and --no-flops (memory only, faster)."""
+
+
+def _pop_flag(argv: list[str], flag: str, takes_value: bool) -> tuple[list[str], str | bool | None]:
+    if flag not in argv:
+        return argv, None
+    i = argv.index(flag)
+    if not takes_value:
+        return argv[:i] + argv[i + 1:], True
+    if i + 1 >= len(argv):
+        raise ValueError(f"{flag} needs a value")
+    return argv[:i] + argv[i + 2:], argv[i + 1]
+
+
+def plan_main(argv: list[str]) -> int:
+    """`niljax plan [train flags] [--json PATH] [--reference-frames T] [--no-flops]`: prints the plan; exit code 0
+    when it fits, 1 when it does not."""
+    try:
+        argv, json_path = _pop_flag(list(argv), "--json", True)
+        argv, frames = _pop_flag(argv, "--reference-frames", True)
+        argv, no_flops = _pop_flag(argv, "--no-flops", False)
+        config = parse_train_config(argv, prog="niljax plan", description=PLAN_DESCRIPTION)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"niljax plan: error: {err}", file=sys.stderr)
+        return 2
+    from niljax.train.plan import parse_bytes, plan_run
+
+    plan = plan_run(config, flops=not no_flops, reference_frames=int(frames) if frames else None,
+                    device_memory=parse_bytes(config.device_memory) if config.device_memory else None,
+                    device=f"{config.device_memory} device" if config.device_memory else None)
+    print(plan.table())
+    if json_path:
+        Path(json_path).write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
+    return 0 if plan.fits else 1

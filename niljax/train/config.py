@@ -60,6 +60,10 @@ class TrainConfig:
     # compiling again (`--no-compile-cache` turns it off; "" = $NILJAX_COMPILE_CACHE or ~/.cache/niljax/jax).
     compile_cache: bool = True
     compile_cache_dir: str = ""
+    # Before compiling, plan the run's memory (`niljax plan`) and refuse a config that cannot fit the device,
+    # naming the fields to change. device_memory: the size to plan for ("80GB"; "" = this device's).
+    memory_check: bool = True
+    device_memory: str = ""
     shard: bool = False  # split the envs over all devices (num_envs must be a multiple of their count)
     distributed: bool = False  # several processes: jax.distributed.initialize() first (see run.init_distributed)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)

@@ -100,6 +100,11 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     eval_config = dataclasses.replace(env_config, random_start=False, reset_noise=config.eval_reset_noise,
                                       horizon=eval_steps)
     eval_env = env if eval_config == env_config else NilEnv(scene, eval_config, start_states=start_states)
+    if config.memory_check:  # refuse what cannot fit before any buffer is allocated or program compiled
+        from niljax.train.plan import check_fits, parse_bytes, plan_run
+
+        check_fits(plan_run(config, scene=scene, env=env, flops=False,
+                            device_memory=parse_bytes(config.device_memory) if config.device_memory else None))
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
     eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
     mesh = None
@@ -161,7 +166,7 @@ def _comparable(d: dict[str, Any]) -> dict[str, Any]:
     """A config dict as JSON sees it (tuples -> lists), without the fields a resumed run may change."""
     d = json.loads(json.dumps(d, default=list))
     for key in ("total_env_steps", "progress", "write_video", "eval_every", "checkpoint_every", "compile_cache",
-                "compile_cache_dir"):
+                "compile_cache_dir", "memory_check", "device_memory"):
         d.pop(key, None)
     return d
 
