@@ -5,8 +5,12 @@ env step = 256 replayed samples per transition, 6,144 env steps per seed, 2 vmap
 - official mode, 8 envs: 16 sequential updates of batch 128 per iteration (2 per env step);
 - large_batch mode, 64 envs: batch 2048 (16 BRO batches), 8 sequential updates per iteration (0.125 per env
   step, 16x fewer), tau / learning rates / duals scaled per update as docs/learner.md states.
-Claims, from the committed run (experiments/results/replay_ratio/pendulum.json): RESULT_CLAIMS
-About 6 min of CPU on an idle 2-core machine.
+Committed run (experiments/results/replay_ratio/pendulum.json; random policy about -1200, solved about -150):
+official N=8 ends at -171 / -179 (both seeds solved), large_batch N=64 at -553 / -199 (learning, one seed
+slower: 16x fewer sequential updates cost sample efficiency at equal env steps), and the same N=64, batch and K
+with BRO's per-update rates (the old accounting, `large_batch_n64_unscaled`) at -1413 / -1384: no learning.
+Claims asserted (with margin for a chaotic RL trajectory): official both seeds > -400; large_batch mean over
+the seeds > -800. About 5 min of CPU.
 """
 
 from __future__ import annotations
@@ -40,4 +44,5 @@ def test_official_ratio_small_n_vs_large_batch_large_n() -> None:
     assert official["ratio"]["sequential_updates_per_env_step"] == 2
     assert large["ratio"]["sequential_updates_per_env_step"] == 0.125
     assert official["sequential_updates"] == 16 * large["sequential_updates"]
-    OFFICIAL_AND_LARGE_ASSERTS
+    assert min(official["final_return_per_seed"]) > -400, official["final_return_per_seed"]
+    assert large["final_return_mean"] > -800, large["final_return_per_seed"]
