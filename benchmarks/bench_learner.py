@@ -1,7 +1,8 @@
 """Benchmark the compiled BRO iteration (device replay) against a host-numpy replay loop in the official style.
 
-For each (num_envs N, replay ratio RR) it times `BROLoop.step` (collect N env steps of the pure-JAX pendulum,
-ring-insert, K = round(RR * N * 128 / batch) updates, all in one jit) and reports env-steps/s and
+For each (num_envs N, replay mode, updates_per_env_step U, batch) it times `BROLoop.step` (collect N env steps of
+the pure-JAX pendulum, ring-insert, K = `cfg.num_updates_per_iteration(N)` updates: U * N in official mode,
+U * N * 128 / batch in large_batch mode, all in one jit) and reports env-steps/s and
 updates/s (gradient updates per second, per seed). The host-numpy baseline does what the official code does
 each iteration: act on device -> host, step env, insert into numpy arrays, sample K minibatches with
 numpy, copy them to the device, run K jitted updates (lax.scan over the pre-sampled batches), copy state back
@@ -40,9 +41,9 @@ SIZES = {
 }
 
 
-def _cfg(size: str, rr: float, n: int, batch: int) -> BROConfig:
-    return BROConfig(**SIZES[size], batch_size=batch, replay_ratio=rr, random_steps=0, reset_steps=(),
-                     replay_capacity=max(100_000, 4 * n))
+def _cfg(size: str, mode: str, upe: float, n: int, batch: int) -> BROConfig:
+    return BROConfig(**SIZES[size], batch_size=batch, replay_mode=mode, updates_per_env_step=upe, random_steps=0,
+                     reset_steps=(), replay_capacity=max(100_000, 4 * n))
 
 
 def bench_device(cfg: BROConfig, n: int, seeds: int, iters: int) -> dict[str, float]:
@@ -128,16 +129,17 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="three settings only (N = 1, 16, 256)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
-    # (num_envs, replay_ratio, batch): K = round(RR * N * 128 / batch)
-    grid = [(1, 10, 128), (1, 2, 128), (16, 1, 128), (16, 1, 512), (64, 1, 1024), (256, 0.25, 2048)]
+    # (num_envs, replay_mode, updates_per_env_step, batch); K = 10, 2, 16, 4, 8, 4
+    grid = [(1, "official", 10, 128), (1, "official", 2, 128), (16, "official", 1, 128),
+            (16, "large_batch", 1, 512), (64, "large_batch", 1, 1024), (256, "large_batch", 0.25, 2048)]
     if args.quick:
         grid = [grid[0], grid[2], grid[5]]
     rows = []
-    for n, rr, batch in grid:
-        cfg = _cfg(args.size, rr, n, batch)
+    for n, mode, rr, batch in grid:
+        cfg = _cfg(args.size, mode, rr, n, batch)
         dev = bench_device(cfg, n, args.seeds, args.iters)
         host = bench_host(cfg, n, args.seeds, args.iters)
-        row = {"num_envs": n, "replay_ratio": rr, "batch_size": batch, "K": dev["K"], "device": dev, "host_numpy": host,
+        row = {"num_envs": n, "replay_mode": mode, "updates_per_env_step": rr, "batch_size": batch, "K": dev["K"], "device": dev, "host_numpy": host,
                "speedup_iters": dev["iters_per_s"] / host["iters_per_s"]}
         rows.append(row)
         print(f"N={n:5d} RR={rr:5} B={batch:5d} K={dev['K']:4d} | device {dev['env_steps_per_s']:9.1f} env-steps/s "

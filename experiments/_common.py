@@ -10,8 +10,9 @@ similarity, TimeSformer-base K400) and BRO's official hyper-parameters, sized fo
         --encoder-weights /path/to/timesformer-k400
     python experiments/h1_walk.py --quick ...      # smoke size: CPU, tiny random encoder, a few thousand steps
 
-Paper settings (GPU): 224x224 renders, TimeSformer-base K400, N=1024 envs, BRO batch 1024 with the
-replay ratio counted per collected transition (see docs/learner.md), 1M env steps. `--quick`: 64x64 renders,
+Paper settings (GPU): 224x224 renders, TimeSformer-base K400, N=1024 envs, BRO in large_batch mode (batch
+4096 = 32 BRO batches, BRO-fast's 256 replayed samples per transition in 64 sequential updates per iteration;
+see docs/learner.md, "Replay ratio"), 1M env steps. `--quick`: 64x64 renders,
 tiny random-init TimeSformer, N=8, 2,000 env steps — it checks the plumbing, not the result.
 """
 
@@ -62,9 +63,10 @@ def train_config(robot: str, args: argparse.Namespace, reference: str, ablation:
     else:
         render = RenderConfig(height=224, width=224, backend="warp")
         encoder = EncoderConfig(kind="timesformer", weights=args.encoder_weights)
-        # BRO official networks; batch 1024 with the replay ratio counted per collected transition.
-        learner = BROConfig(batch_size=1024, lr_batch_scaling="sqrt", replay_capacity=2_000_000,
-                            reset_steps=(15_000,))
+        # BRO official networks; large_batch mode: 2 BRO updates per env step (BRO-fast) as 64 updates of
+        # 4096 per iteration of 1024 env steps, tau / learning rates / duals scaled per update (docs/learner.md).
+        learner = BROConfig(replay_mode="large_batch", updates_per_env_step=2, batch_size=4096,
+                            replay_capacity=2_000_000, reset_steps=(15_000,))
         sizes = dict(num_envs=1024, total_env_steps=args.env_steps or 1_000_000, eval_envs=16,
                      iterations_per_call=10)
     return TrainConfig(

@@ -82,8 +82,10 @@ def tier_config(tier: str, args: argparse.Namespace) -> dict:
             render=RenderConfig(height=224, width=224, backend="warp", camera_anchor="both"),
             encoder=EncoderConfig(kind="timesformer", weights=args.encoder_weights),
             reward_dtype="bfloat16",
-            learner=BROConfig(batch_size=1024, lr_batch_scaling="sqrt", replay_capacity=2_000_000,
-                              reset_steps=(15_000,)),
+            # large_batch mode: BRO-fast's 2 updates per env step as 64 updates of 4096 per iteration
+            # (256 samples per transition; tau, learning rates, duals per update: docs/learner.md)
+            learner=BROConfig(replay_mode="large_batch", updates_per_env_step=2, batch_size=4096,
+                              replay_capacity=2_000_000, reset_steps=(15_000,)),
             total_env_steps=args.env_steps or 2_000_000)
     raise SystemExit(f"unknown tier {tier!r} (cpu | gpu)")
 

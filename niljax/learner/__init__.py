@@ -7,6 +7,8 @@ Stage contract (docs/architecture.md, docs/learner.md):
 - Device replay: `Transition`, `ReplayBuffer`, `replay_init/replay_insert/replay_sample`, `finite_rows`.
 - `BROLoop`: collect + insert + K updates as one jitted iteration over any pure `env_reset/env_step`.
 - Checkpoints: `save_checkpoint/restore_checkpoint` (bit-for-bit resume), `export_policy/load_policy`.
+- Replay ratio: `replay_ratio_report` (and `niljax.learner.config.format_replay_ratio`, jax-free) state what a
+  run realises; `sample_updates(..., sharding=batch_sharding(mesh))` is the data-parallel learner.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _EXPORTS = {
     'act_conservative': 'niljax.learner.bro',
     'act_eval': 'niljax.learner.bro',
     'act_explore': 'niljax.learner.bro',
+    'batch_sharding': 'niljax.learner.loop',
     'export_policy': 'niljax.learner.checkpoint',
     'finite_rows': 'niljax.learner.replay',
     'init_learner': 'niljax.learner.bro',
@@ -31,10 +34,12 @@ _EXPORTS = {
     'load_policy': 'niljax.learner.checkpoint',
     'replay_init': 'niljax.learner.replay',
     'replay_insert': 'niljax.learner.replay',
+    'replay_ratio_report': 'niljax.learner.config',
     'replay_sample': 'niljax.learner.replay',
     'reset_fires': 'niljax.learner.bro',
     'reset_learner': 'niljax.learner.bro',
     'restore_checkpoint': 'niljax.learner.checkpoint',
+    'sample_updates': 'niljax.learner.loop',
     'save_checkpoint': 'niljax.learner.checkpoint',
     'update': 'niljax.learner.bro',
 }
@@ -52,6 +57,7 @@ __all__ = [
     "act_conservative",
     "act_eval",
     "act_explore",
+    "batch_sharding",
     "export_policy",
     "finite_rows",
     "init_learner",
@@ -59,10 +65,12 @@ __all__ = [
     "load_policy",
     "replay_init",
     "replay_insert",
+    "replay_ratio_report",
     "replay_sample",
     "reset_fires",
     "reset_learner",
     "restore_checkpoint",
+    "sample_updates",
     "save_checkpoint",
     "update",
 ]

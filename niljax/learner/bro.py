@@ -11,8 +11,9 @@ Contract:
   None, None))` or `init_learners(rngs, ...)`.
 - `update(state, batch: Transition[B]) -> (state, metrics dict of f32[])`: pure, one gradient step of every
   part in the official order (critic, Polyak target, actor, optimistic actor, temperature, optimism,
-  KL weight). `jax.vmap` it over seeds; shard `batch` over devices for data parallelism (gradients are means
-  over the batch, so XLA's all-reduce averages them).
+  KL weight), at the per-update tau and learning rates of `cfg.replay_mode`. `jax.vmap` it over seeds; shard
+  `batch` over devices for data parallelism (gradients are means over the batch, so XLA's all-reduce
+  averages them; `niljax.learner.loop.sample_updates` does it).
 - `act_explore(state, obs f32[..., O], rng)` samples the optimistic actor (used for data collection);
   `act_eval(actor_params, obs, cfg)` is tanh of the conservative mean (deterministic evaluation/export).
 - `reset_learner(state) -> LearnerState`: full re-initialisation from a fresh key (the official resets
@@ -22,7 +23,6 @@ Recompiles when: obs/action dims, batch size or anything in `BROConfig` changes 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -81,13 +81,14 @@ def networks(cfg: BROConfig, act_dim: int) -> tuple[Actor, OptimisticActor, Crit
 
 
 def optimizers(cfg: BROConfig) -> dict[str, optax.GradientTransformation]:
-    """Optimisers as in the official code: AdamW (actor, optimistic actor, critic), Adam b1=0.5 for duals."""
-    lr = cfg.lr_scale()
+    """Optimisers as in the official code: AdamW (actor, optimistic actor, critic), Adam b1=0.5 for duals, at
+    the per-update learning rates of the replay mode (`BROConfig.per_update_learning_rates`)."""
+    lr = cfg.per_update_learning_rates()
     return {
-        "actor": optax.adamw(cfg.actor_lr * lr, weight_decay=cfg.weight_decay),
-        "critic": optax.adamw(cfg.critic_lr * lr, weight_decay=cfg.weight_decay),
-        "temp": optax.adam(cfg.temp_lr, b1=cfg.temp_b1),
-        "dual": optax.adam(cfg.dual_lr, b1=cfg.dual_b1),
+        "actor": optax.adamw(lr["actor"], weight_decay=cfg.weight_decay),
+        "critic": optax.adamw(lr["critic"], weight_decay=cfg.weight_decay),
+        "temp": optax.adam(lr["temp"], b1=cfg.temp_b1),
+        "dual": optax.adam(lr["dual"], b1=cfg.dual_b1),
     }
 
 
@@ -146,11 +147,14 @@ def reset_learner(state: LearnerState) -> LearnerState:
     return fresh.replace(rng=rng)
 
 
-def reset_fires(cfg: BROConfig, env_steps_before: jax.Array, env_steps_after: jax.Array) -> jax.Array:
-    """bool[]: True when a configured reset step r satisfies before <= r < after (int32 counters)."""
-    if not cfg.reset_steps:
+def reset_fires(cfg: BROConfig, env_steps_before: jax.Array, env_steps_after: jax.Array, *, num_envs: int
+                ) -> jax.Array:
+    """bool[]: True when a reset step r of `cfg.resolved_reset_steps(num_envs)` (the configured steps, scaled
+    in large_batch mode) satisfies before <= r < after (int32 counters). `num_envs` (static): envs per seed."""
+    steps = cfg.resolved_reset_steps(num_envs)
+    if not steps:
         return jnp.zeros((), bool)
-    r = jnp.asarray(cfg.reset_steps, jnp.int32)
+    r = jnp.asarray(steps, jnp.int32)
     return jnp.any((env_steps_before <= r) & (r < env_steps_after))
 
 
@@ -189,7 +193,8 @@ def update(state: LearnerState, batch: Transition) -> tuple[LearnerState, dict[s
     (critic_loss, q_pred), g = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic_params)
     upd, critic_opt = opt["critic"].update(g, state.critic_opt, state.critic_params)
     critic_params = optax.apply_updates(state.critic_params, upd)
-    target_params = jax.tree.map(lambda p, tp: cfg.tau * p + (1.0 - cfg.tau) * tp, critic_params,
+    tau = cfg.per_update_tau()  # = cfg.tau in official mode
+    target_params = jax.tree.map(lambda p, tp: tau * p + (1.0 - tau) * tp, critic_params,
                                  state.target_critic_params)
 
     # --- conservative actor ---

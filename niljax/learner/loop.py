@@ -18,10 +18,11 @@ One iteration (`BROLoop.iteration`, pure; `BROLoop.step` is it under `jax.jit` w
      shared scalar counter, so only one branch runs);
   2. N env steps per seed, auto-reset of finished envs, ring insertion of the N transitions;
   3. `env_steps += N`; a full learner reset if a configured reset step was crossed (lax.cond);
-  4. if `env_steps >= random_steps`: K = `cfg.num_updates_per_iteration(N)` updates in a `lax.scan`, each
-     sampling a fresh uniform batch per seed, `vmap(update)` over seeds. With a `mesh`, the sampled batch is
-     constrained to `P(None, data_axis)` (seed axis replicated, batch axis split over devices; params stay
-     replicated, gradients are averaged by XLA's all-reduce).
+  4. if `env_steps >= random_steps`: K = `cfg.num_updates_per_iteration(N)` updates (`sample_updates`, vmapped
+     over seeds), each sampling a fresh uniform batch per seed. With a `mesh`, the learner is data-parallel:
+     each sampled batch is split over the devices of `data_axis` (seed axis replicated), every device runs the
+     update on its B/D rows and XLA's all-reduce averages the gradients; params, optimiser states and the
+     replay are replicated (docs/learner.md, "Data parallelism").
 Metrics: dict of f32[S] (update metrics averaged over the K updates, zeros during warm-up) plus
 `episode_return_sum`, `episodes_completed`, `updates_done`, `reset_fired`, and scalar `env_steps`.
 Static: S, N, K, batch size, every config field, the env functions. The iteration compiles once.
@@ -42,10 +43,47 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from niljax.learner import bro
+from niljax.learner.config import format_replay_ratio
 from niljax.learner.replay import ReplayBuffer, Transition, replay_init, replay_insert, replay_sample
 
 EnvReset = Callable[[jax.Array], tuple[Any, jax.Array]]
 EnvStep = Callable[[Any, jax.Array, jax.Array], tuple[Any, Transition]]
+
+
+def batch_sharding(mesh: Mesh, batch_size: int, data_axis: str = "data") -> NamedSharding:
+    """Sharding of a sampled `Transition[B]` that splits the batch axis over `mesh` axis `data_axis` (the
+    data-parallel learner); raises ValueError when `batch_size` does not divide over that axis's devices."""
+    if data_axis not in mesh.shape:
+        raise ValueError(f"mesh has no axis {data_axis!r} (axes: {tuple(mesh.shape)})")
+    n_dev = mesh.shape[data_axis]
+    if batch_size % n_dev:
+        raise ValueError(f"BROConfig.batch_size {batch_size} must divide evenly over the {n_dev} devices of mesh "
+                         f"axis {data_axis!r} (data-parallel learner)")
+    return NamedSharding(mesh, P(data_axis))
+
+
+def sample_updates(learner: bro.LearnerState, replay: ReplayBuffer, rng: jax.Array, num_updates: int, *,
+                   sharding: NamedSharding | None = None) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
+    """`num_updates` (static) sequential BRO updates in a `lax.scan` for one seed, each on a fresh uniform batch
+    of `learner.config.batch_size` drawn from `replay`; returns the new learner and the metrics averaged over
+    the updates (f32[] each). `vmap` it over seeds.
+
+    `sharding` (from `batch_sharding`): the data-parallel learner. Each sampled batch is constrained to it, so
+    with params and replay replicated every device gathers and trains on its own B/D rows and XLA all-reduces
+    the gradients (the batch-mean losses make that the one-device update; the sampling noise is drawn from the
+    same key, `jax_threefry_partitionable`, so the values match too). Under `vmap` the constraint gains a
+    replicated seed axis. Tested against one device on 2 host devices (tests/test_learner.py).
+    """
+    batch_size = learner.config.batch_size
+
+    def one(state: bro.LearnerState, key: jax.Array) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
+        batch = replay_sample(replay, key, batch_size)
+        if sharding is not None:
+            batch = jax.lax.with_sharding_constraint(batch, sharding)
+        return bro.update(state, batch)
+
+    learner, metrics = jax.lax.scan(one, learner, jax.random.split(rng, num_updates))
+    return learner, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
 
 
 @struct.dataclass
@@ -83,11 +121,7 @@ class BROLoop:
             raise ValueError(f"num_envs and num_seeds must be >= 1, got {self.num_envs}, {self.num_seeds}")
         if cfg.replay_capacity < self.num_envs:
             raise ValueError(f"replay_capacity ({cfg.replay_capacity}) must be >= num_envs ({self.num_envs})")
-        if self.mesh is not None:
-            n_dev = self.mesh.shape[self.data_axis]
-            if cfg.batch_size % n_dev:
-                raise ValueError(f"batch_size {cfg.batch_size} must divide evenly over {n_dev} devices "
-                                 f"on mesh axis {self.data_axis!r}")
+        self._sharding = None if self.mesh is None else batch_sharding(self.mesh, cfg.batch_size, self.data_axis)
         self.num_updates = cfg.num_updates_per_iteration(self.num_envs)
         self.step = jax.jit(self.iteration, donate_argnums=0)
         self._init_jit = jax.jit(self._init)
@@ -154,17 +188,10 @@ class BROLoop:
 
     def _updates(self, learner: bro.LearnerState, replay: ReplayBuffer, rng: jax.Array
                  ) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
-        batch_size = self.config.batch_size
+        def one_seed(l: bro.LearnerState, buf: ReplayBuffer, key: jax.Array):
+            return sample_updates(l, buf, key, self.num_updates, sharding=self._sharding)
 
-        def one(learner: bro.LearnerState, key: jax.Array) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
-            batch = jax.vmap(replay_sample, (0, 0, None))(replay, key, batch_size)
-            if self.mesh is not None:
-                batch = jax.lax.with_sharding_constraint(batch, NamedSharding(self.mesh, P(None, self.data_axis)))
-            return jax.vmap(bro.update)(learner, batch)
-
-        keys = jax.vmap(lambda k: jax.random.split(k, self.num_updates))(rng)  # [S, K, 2]
-        learner, metrics = jax.lax.scan(one, learner, jnp.swapaxes(keys, 0, 1))
-        return learner, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+        return jax.vmap(one_seed)(learner, replay, rng)
 
     def iteration(self, state: LoopState) -> tuple[LoopState, dict[str, jax.Array]]:
         """One pure iteration (see module docstring). Use `self.step` for the jitted, donating version."""
@@ -173,7 +200,7 @@ class BROLoop:
         before = state.env_steps
         state, metrics = self._collect(state)
 
-        fire = bro.reset_fires(cfg, before, state.env_steps)
+        fire = bro.reset_fires(cfg, before, state.env_steps, num_envs=self.num_envs)
         learner = jax.lax.cond(fire, jax.vmap(bro.reset_learner), lambda l: l, state.learner)
 
         keys = jax.vmap(jax.random.split)(state.rng)
@@ -194,6 +221,10 @@ class BROLoop:
         return state, metrics
 
     # ------------------------------------------------------------ host side
+    def describe_replay_ratio(self) -> str:
+        """The realised replay ratio of this loop (`format_replay_ratio`), for the start of a run."""
+        return format_replay_ratio(self.config, self.num_envs)
+
     def run(self, state: LoopState, num_iterations: int) -> tuple[LoopState, list[dict[str, np.ndarray]]]:
         """Run `num_iterations` jitted iterations from the host; returns the final state and host metrics."""
         history = []

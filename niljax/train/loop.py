@@ -23,8 +23,9 @@ One iteration, for N envs (all shapes static; N, render size, clip length, K rec
 counters, episode accumulators); it is what checkpoints save.
 
 Sharding: with `mesh` (axis "data"), the env axis of every per-env leaf is split over the devices (physics,
-rendering and the reward run data-parallel); learner, replay and counters are replicated, so every device runs
-the same updates on the same sampled batch. Across processes (after `jax.distributed.initialize()`, mesh
+rendering and the reward run data-parallel); learner, replay and counters are replicated, and each sampled
+batch is split over the devices (`niljax.learner.loop.sample_updates`: every device trains on B/D rows, XLA
+all-reduces the gradients). Across processes (after `jax.distributed.initialize()`, mesh
 over the global `jax.devices()`) the same holds; tested with 2 CPU processes of 1 device each.
 
 Evaluation (`evaluate`): a jitted `lax.scan` over one reference length with the deterministic conservative
@@ -46,14 +47,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from niljax.learner import bro
-from niljax.learner.replay import (
-    ReplayBuffer,
-    Transition,
-    finite_rows,
-    replay_init,
-    replay_insert,
-    replay_sample,
-)
+from niljax.learner.loop import batch_sharding, sample_updates
+from niljax.learner.replay import ReplayBuffer, Transition, finite_rows, replay_init, replay_insert
 from niljax.render.camera import anchor_camera, reference_anchor_shift
 from niljax.sim.metrics import episode_walk_return
 from niljax.reward import FrameHistory, ReferenceArrays, RewardConfig, VideoEncoder, init_history, nil_reward, push
@@ -105,6 +100,7 @@ class NilTrainer:
         self.act_dim = int(self.env.nu)
         self.num_updates = self.learner_config.num_updates_per_iteration(self.num_envs)
         self._shardings = None
+        self._batch_sharding = None if self.mesh is None else batch_sharding(self.mesh, self.learner_config.batch_size)
         if self.mesh is not None:
             devices = self.mesh.devices.size
             if self.num_envs % devices:
@@ -261,15 +257,11 @@ class NilTrainer:
 
         env_steps_before = s.env_steps
         env_steps = s.env_steps + n
-        learner = jax.lax.cond(bro.reset_fires(cfg, env_steps_before, env_steps), bro.reset_learner,
+        learner = jax.lax.cond(bro.reset_fires(cfg, env_steps_before, env_steps, num_envs=n), bro.reset_learner,
                                lambda x: x, s.learner)
 
         def do_updates(learner: bro.LearnerState) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
-            def one(lr: bro.LearnerState, key: jax.Array):
-                return bro.update(lr, replay_sample(replay, key, cfg.batch_size))
-
-            learner, m = jax.lax.scan(one, learner, jax.random.split(k_upd, self.num_updates))
-            return learner, jax.tree.map(jnp.mean, m)
+            return sample_updates(learner, replay, k_upd, self.num_updates, sharding=self._batch_sharding)
 
         def skip_updates(learner: bro.LearnerState) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
             m = jax.eval_shape(lambda lr: do_updates(lr)[1], learner)

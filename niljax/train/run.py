@@ -404,6 +404,7 @@ def train(config: TrainConfig) -> Path:
     """Run (or resume) training; returns the run folder. See the module docstring for what it writes."""
     from tqdm.auto import tqdm
 
+    from niljax.learner.config import format_replay_ratio
     from niljax.train.loop import Throughput, chunk_summary
 
     check_budget(config)
@@ -415,6 +416,8 @@ def train(config: TrainConfig) -> Path:
     pipeline = build_pipeline(config)
     _prepare_run_dir(config)  # the run starts: now config.json is written (process 0)
     trainer = pipeline.trainer
+    if primary:  # the realised replay ratio (issue 13): sequential updates per env step, samples per transition
+        print("[niljax] " + format_replay_ratio(config.learner, config.num_envs).replace("\n", "\n[niljax] "))
     logger = RunLogger(run_dir, enabled=primary)
     manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
     summary_path = run_dir / "summary.json"
