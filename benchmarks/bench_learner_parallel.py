@@ -11,6 +11,7 @@ cores: the 1-device run already uses every core through XLA's intra-op threads, 
 there; the figure that matters is on several GPUs (to do where one is available). The load average is recorded.
 
 Usage: python benchmarks/bench_learner_parallel.py [--machine cpu-2core] [--devices 2] [--calls 5]
+       [--rows small:1024 official:4096 ...]
 Writes benchmarks/results/learner_parallel_<machine>.json.
 """
 
@@ -28,6 +29,7 @@ if __name__ == "__main__":
 
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -85,8 +87,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--machine", default="cpu-2core")
     p.add_argument("--devices", type=int, default=2, help="host devices to force (CPU) / use")
-    p.add_argument("--sizes", nargs="*", default=["small", "official"], choices=sorted(SIZES))
-    p.add_argument("--batches", nargs="*", type=int, default=[1024, 4096])
+    p.add_argument("--rows", nargs="*", default=["small:1024", "small:4096", "official:1024", "official:4096"],
+                   help="network size:batch pairs (sizes: small, official)")
     p.add_argument("--updates", type=int, default=8, help="K sequential updates per jitted call")
     p.add_argument("--calls", type=int, default=5, help="timed calls after the first")
     p.add_argument("--out", default=None)
@@ -95,25 +97,27 @@ def main() -> None:
     mesh = Mesh(np.array(jax.devices()[:n_dev]), ("data",))
     load_start = list(os.getloadavg())
     rows = []
-    for size in args.sizes:
-        for batch in args.batches:
-            cfg = BROConfig(**SIZES[size], batch_size=batch, random_steps=0, reset_steps=(), replay_capacity=CAPACITY)
-            one = bench(cfg, args.updates, args.calls, None)
-            par = bench(cfg, args.updates, args.calls, mesh)
-            row = {"size": size, "batch_size": batch, "K": args.updates, "one_device": one, f"{n_dev}_devices": par,
-                   "speedup": par["updates_per_s"] / one["updates_per_s"], "loadavg_1_5_15": list(os.getloadavg())}
-            rows.append(row)
-            print(f"{size:8s} B={batch:5d} | 1 device {one['updates_per_s']:8.2f} upd/s | {n_dev} devices "
-                  f"{par['updates_per_s']:8.2f} upd/s | x{row['speedup']:.2f} | load {row['loadavg_1_5_15'][0]:.1f}",
-                  flush=True)
+    pairs = [(r.split(":")[0], int(r.split(":")[1])) for r in args.rows]
+    for size, batch in pairs:
+        if size not in SIZES:
+            raise SystemExit(f"unknown network size {size!r} in --rows (choices: {sorted(SIZES)})")
+        cfg = BROConfig(**SIZES[size], batch_size=batch, random_steps=0, reset_steps=(), replay_capacity=CAPACITY)
+        one = bench(cfg, args.updates, args.calls, None)
+        par = bench(cfg, args.updates, args.calls, mesh)
+        row = {"size": size, "batch_size": batch, "K": args.updates, "one_device": one, f"{n_dev}_devices": par,
+               "speedup": par["updates_per_s"] / one["updates_per_s"], "loadavg_1_5_15": list(os.getloadavg())}
+        rows.append(row)
+        print(f"{size:8s} B={batch:5d} | 1 device {one['updates_per_s']:8.2f} upd/s | {n_dev} devices "
+              f"{par['updates_per_s']:8.2f} upd/s | x{row['speedup']:.2f} | load {row['loadavg_1_5_15'][0]:.1f}",
+              flush=True)
     out = Path(args.out or Path(__file__).parent / "results" / f"learner_parallel_{args.machine}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "benchmark": "bench_learner_parallel", "machine": args.machine, "backend": jax.default_backend(),
         "devices": [str(d) for d in jax.devices()], "cpu_count": os.cpu_count(), "platform": platform.platform(),
         "jax": jax.__version__, "loadavg_1_5_15_at_start": load_start, "loadavg_1_5_15_at_end": list(os.getloadavg()),
-        "obs_dim": OBS_DIM, "act_dim": ACT_DIM, "replay_capacity": CAPACITY, "networks": {s: SIZES[s] or
-                                                                                        "official BRO" for s in args.sizes},
+        "obs_dim": OBS_DIM, "act_dim": ACT_DIM, "replay_capacity": CAPACITY, "networks": {s: SIZES[s] or "official BRO" for s, _ in pairs},
+        "command": "python benchmarks/bench_learner_parallel.py " + " ".join(sys.argv[1:]),
         "note": "updates_per_s: sequential BRO updates per second (one seed); the D-device run splits each batch "
                 "over the devices (data parallel); on CPU the forced host devices share the same cores",
         "rows": rows}, indent=2) + "\n")
