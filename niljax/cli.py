@@ -4,6 +4,8 @@
     niljax train --robot h1 --reference bundle/ [overrides]
     niljax evaluate RUN_DIR          evaluate a run's latest checkpoint and write a side-by-side video
     niljax reference ...             Stage 1: build a reference bundle (see `niljax reference --help`)
+    niljax score VIDEO_OR_RUN --reference BUNDLE   per-step reward terms (JSON + PNG of the curves)
+    niljax landscape BUNDLE          reward of the reference motion vs shifted/re-timed/standing/random motions
     niljax robots [--online]         list registered robots and whether their assets resolve here (offline)
     niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
     niljax table RUNS... --out DIR   results table of finished runs next to the paper's numbers
@@ -54,6 +56,18 @@ List registered robots and where their assets resolve on this machine, without t
 a robot whose model only the mujoco-menagerie downloader would fetch shows as 'online; not checked'.
 
   --online  also try the menagerie downloader (network; about 15 s when there is none)"""
+
+
+def _score(argv: list[str]) -> int:
+    from niljax.diagnostics.cli import score_main
+
+    return score_main(argv)
+
+
+def _landscape(argv: list[str]) -> int:
+    from niljax.diagnostics.cli import landscape_main
+
+    return landscape_main(argv)
 
 
 def _robots(argv: list[str]) -> int:
@@ -109,6 +123,8 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "train": (_train, "Stage 2: train a policy on a reference bundle"),
     "evaluate": (_evaluate, "evaluate a run's checkpoint; writes metrics and a side-by-side video"),
     "reference": (_reference, "Stage 1: prepare a reference bundle"),
+    "score": (_score, "per-step reward terms of a video or a run's rollout against a bundle (JSON + PNG)"),
+    "landscape": (_landscape, "reward of a replayed reference vs shifted, re-timed, standing, random motions"),
     "robots": (_robots, "list registered robots and where their assets resolve"),
     "contact-sheet": (_contact_sheet, "render frames + masks of a robot to a PNG"),
     "table": (_table, "results table of finished runs (mean ± std over seeds) next to the paper's numbers"),

@@ -12,6 +12,7 @@ Pieces (each a pure function of pytrees; batch axis N first; see docs/reward.md)
 - Terms: `mask_iou`, `embedding_similarity`, `video_similarity`, `penalty_*`, and `nil_reward`
   -> (reward f32[N], terms {"reward/video", "reward/iou", "reward/penalty/<name>", "reward/penalty",
   "reward/total"}).
+- `score_videos`: per-step terms of whole videos against the reference, offline (`niljax score`).
 - `RewardConfig`, `PenaltyScales`.
 
 This package does not import rendering, simulation or torch.
@@ -54,6 +55,7 @@ _EXPORTS = {
     'penalty_torso_tilt': 'niljax.reward.terms',
     'push': 'niljax.reward.history',
     'save_bundle': 'niljax.reward.bundle',
+    'score_videos': 'niljax.reward.score',
     'timesformer_encoder': 'niljax.reward.encoder',
     'toy_encoder': 'niljax.reward.encoder',
     'video_similarity': 'niljax.reward.terms',
@@ -94,6 +96,7 @@ __all__ = [
     "penalty_torso_tilt",
     "push",
     "save_bundle",
+    "score_videos",
     "timesformer_encoder",
     "toy_encoder",
     "video_similarity",
