@@ -59,7 +59,7 @@ def main() -> None:
     scene = load_robot(args.robot, mjcf_path=args.mjcf, plain_background=True)
     qpos, fps = load_trajectory(args.trajectory, scene, fps=args.trajectory_fps)
     hz = 100.0
-    qpos = resample_qpos(qpos, fps, hz, scene.mj_model)[: int(round(args.seconds * hz)) + 1]
+    qpos = resample_qpos(qpos, fps, hz, scene.mj_model)[: round(args.seconds * hz) + 1]
     t0 = time.time()
     truth, truth_masks = render_qpos(scene, qpos, args.size, args.size)
     render_s = time.time() - t0
@@ -93,26 +93,26 @@ def main() -> None:
         frames = resample.resample_video(key, low, hz, method=method)
         seconds = time.time() - t0
         seg = BackgroundColorSegmenter().segment(frames, truth_masks[0])
-        rows[method] = dict(
-            psnr_db=float(psnr(frames[between], truth[between]).mean()),
-            psnr_db_min=float(psnr(frames[between], truth[between]).min()),
-            psnr_robot_db=float(np.mean([psnr(frames[k][None][:, box], truth[k][None][:, box])[0]
+        rows[method] = {
+            "psnr_db": float(psnr(frames[between], truth[between]).mean()),
+            "psnr_db_min": float(psnr(frames[between], truth[between]).min()),
+            "psnr_robot_db": float(np.mean([psnr(frames[k][None][:, box], truth[k][None][:, box])[0]
                                          for k, box in zip(np.nonzero(between)[0], boxes)])),
-            mask_iou_silhouette=float(mask_iou(silhouette(frames[between]), truth_masks[between]).mean()),
-            mean_abs_error=float(np.abs(frames[between].astype(float) - truth[between]).mean()),
-            mask_iou_segmented=float(mask_iou(seg[between], truth_masks[between]).mean()),
-            mask_iou_segmented_min=float(mask_iou(seg[between], truth_masks[between]).min()),
-            seconds=round(seconds, 2),
-        )
+            "mask_iou_silhouette": float(mask_iou(silhouette(frames[between]), truth_masks[between]).mean()),
+            "mean_abs_error": float(np.abs(frames[between].astype(float) - truth[between]).mean()),
+            "mask_iou_segmented": float(mask_iou(seg[between], truth_masks[between]).mean()),
+            "mask_iou_segmented_min": float(mask_iou(seg[between], truth_masks[between]).min()),
+            "seconds": round(seconds, 2),
+        }
         print(method, rows[method])
-    result = dict(
-        args=vars(args), robot=scene.name, frames_100hz=int(n), key_frames=int(len(key)), interpolated=int(between.sum()),
-        mask_area=float(truth_masks.mean()), render_s=round(render_s, 1),
-        mask_iou_blended_true_masks=float(mask_iou(blended[between], truth_masks[between]).mean()),
-        mask_iou_segmented_truth_frames=float(mask_iou(BackgroundColorSegmenter().segment(truth, truth_masks[0])[between],
+    result = {
+        "args": vars(args), "robot": scene.name, "frames_100hz": int(n), "key_frames": len(key), "interpolated": int(between.sum()),
+        "mask_area": float(truth_masks.mean()), "render_s": round(render_s, 1),
+        "mask_iou_blended_true_masks": float(mask_iou(blended[between], truth_masks[between]).mean()),
+        "mask_iou_segmented_truth_frames": float(mask_iou(BackgroundColorSegmenter().segment(truth, truth_masks[0])[between],
                                                         truth_masks[between]).mean()),
-        methods=rows, machine=platform.node(), command=" ".join(sys.argv),
-    )
+        "methods": rows, "machine": platform.node(), "command": " ".join(sys.argv),
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

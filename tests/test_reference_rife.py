@@ -12,7 +12,7 @@ from niljax.reference.rife import rife_available
 def _square_clip(positions: list[float], h: int = 40, w: int = 64, size: int = 10) -> np.ndarray:
     frames = np.full((len(positions), h, w, 3), 255, np.uint8)
     for i, x in enumerate(positions):
-        x0 = int(round(x))
+        x0 = round(x)
         frames[i, 15:15 + size, x0:x0 + size] = (200, 40, 40)
     return frames
 

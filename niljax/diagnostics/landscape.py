@@ -159,13 +159,12 @@ def compute_landscape(bundle: Any, scene: Any, encoder: Any, reward_config: Any,
         per = {k: v[i] for k, v in terms.items()}
         result[name] = dict(summarize_terms(per), mask_area=float(masks[i].mean()), terms=per)
     ranking = sorted(result, key=lambda n: -result[n]["total_mean"])
-    return {"variants": result, "ranking": ranking, "steps": t, "anchor": anchor, "control_rate_hz": hz,
-                "video_frames": frames, "video_masks": masks}
+    return {"variants": result, "ranking": ranking, "steps": t, "anchor": anchor, "control_rate_hz": hz}
 
 
 def landscape_json(result: dict[str, Any]) -> dict[str, Any]:
     """The JSON-able part of `compute_landscape`'s result (per-step terms as lists, no images)."""
-    out = {k: v for k, v in result.items() if k not in ("variants", "video_frames", "video_masks")}
+    out = {k: v for k, v in result.items() if k != "variants"}
     out["variants"] = {name: {k: ({t: [round(float(x), 5) for x in y] for t, y in v.items()} if k == "terms" else v)
                               for k, v in entry.items()} for name, entry in result["variants"].items()}
     return out

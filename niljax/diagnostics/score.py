@@ -76,7 +76,8 @@ def score_video(path: str, bundle: Any, *, encoder: Any = None, reward_config: A
 
 
 def score_run(run_dir: str, reference: str | None = None) -> dict[str, Any]:
-    """Evaluate the run's latest checkpoint (env 0, deterministic) and return its per-step reward terms.
+    """Evaluate the run's latest checkpoint as `niljax evaluate` does (its eval envs, start noise and horizon) and
+    return env 0's per-step reward terms.
 
     Returns {"terms": {term: f32[T]} (T = steps until a fall or the horizon), "frames", "masks", "fell",
     "env_steps", "reward_config", "bundle"}.
@@ -94,7 +95,6 @@ def score_run(run_dir: str, reference: str | None = None) -> dict[str, Any]:
     config = load_config_file(str(run / "config.json"))
     if reference is not None:
         config = dataclasses.replace(config, reference=str(Path(reference).resolve()))
-    config = dataclasses.replace(config, eval_envs=1, eval_reset_noise=0.0)
     if config.render.resolved_backend() == "warp":
         from niljax import _runtime
 
