@@ -193,6 +193,8 @@ def plot_landscape(path: Any, result: dict[str, Any], *, title: str) -> Any:
         lo, hi = min(values), max(values)
         span = max(hi - lo, 1e-3)  # zoom on the spread (a random encoder's video term varies in the 2nd digit)
         ax.set_xlim(lo - 0.6 * span, hi + 0.35 * span)
+        ax.ticklabel_format(axis="x", useOffset=False)
+        ax.tick_params(axis="x", labelsize=7)
         for y, v in enumerate(values):
             ax.text(v, y, f" {v:.3f}", va="center", fontsize=7)
     for ax, term in zip(axes[1], terms):
@@ -200,6 +202,7 @@ def plot_landscape(path: Any, result: dict[str, Any], *, title: str) -> Any:
             y = entries[n]["terms"][f"reward/{term}"]
             ax.plot(np.arange(len(y)) / hz, y, color=colors[n], lw=1.2, label=n)
         ax.set_xlabel("time (s)")
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_title(f"{term} per step", fontsize=9)
         ax.grid(alpha=0.3)
     axes[1][2].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
