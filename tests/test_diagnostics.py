@@ -29,7 +29,7 @@ def wave_bundle(tmp_path_factory) -> Path:
 
 def test_landscape_ranks_the_reference_first(wave_bundle, tmp_path):
     out = tmp_path / "land"
-    code = main(["landscape", str(wave_bundle), "--out", str(out), "--render.backend", "jax", "--render.fovy", "40",
+    code = main(["landscape", str(wave_bundle), "--out", str(out), "--render.backend", "jax",
                  "--shifts", "0.05", "0.15", "--speeds", "0.5", "1.5", "--num-random", "1"])
     assert code == 0
     data = json.loads((out / "landscape.json").read_text())
@@ -106,3 +106,21 @@ def test_score_run_gives_the_training_reward_per_step(tmp_path):
     np.testing.assert_allclose(total, parts, atol=1e-4)  # ζ = β = η = 1
     summary = json.loads((run_dir / "summary.json").read_text())
     assert np.mean(data["terms"]["reward/iou"]) == pytest.approx(summary["after"]["eval/iou_mean"], abs=1e-4)
+
+
+def test_camera_mismatch_is_a_clear_error(wave_bundle, tmp_path, capsys):
+    """The bundle records its camera (name, field of view, placement); a run or a landscape with another one is
+    refused before any work, naming both values."""
+    import dataclasses
+
+    from train_helpers import small_config
+
+    from niljax.reward import load_bundle
+    from niljax.train.run import build_pipeline
+
+    assert load_bundle(wave_bundle).metadata.camera["fovy"] == pytest.approx(40.0)
+    assert main(["landscape", str(wave_bundle), "--render.backend", "jax", "--render.fovy", "60"]) == 2
+    assert "fovy: bundle 40.0 vs run 60.0" in capsys.readouterr().err
+    config = small_config(wave_bundle, tmp_path / "run")
+    with pytest.raises(ValueError, match=r"camera differs .* fovy: bundle 40\.0 vs run 55\.0"):
+        build_pipeline(dataclasses.replace(config, render=dataclasses.replace(config.render, fovy=55.0)))

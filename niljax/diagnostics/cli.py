@@ -47,7 +47,7 @@ class LandscapeArgs:
     mjcf: str | None = None
     """The robot model, when the one the bundle records is not on this machine."""
     render: RenderConfig = dataclasses.field(default_factory=lambda: RenderConfig(backend="auto"))
-    """Renderer (its size is the bundle's)."""
+    """Renderer (its size, and field of view unless given, are the bundle's)."""
     anchor: Literal["agent", "reference"] = "agent"
     """Camera: the agent's track camera (training default) or moved onto the reference's root path."""
     steps: int | None = None
@@ -107,11 +107,18 @@ def landscape_main(argv: list[str]) -> int:
         raise ValueError(f"{args.bundle} records no joint trajectory (only replayed references do: `niljax reference "
                          "--backend replay`); score videos against it with `niljax score VIDEO --reference BUNDLE`")
     render = dataclasses.replace(args.render, height=meta.height, width=meta.width)
+    if render.fovy is None and isinstance(meta.camera.get("fovy"), (int, float)):
+        render = dataclasses.replace(render, fovy=float(meta.camera["fovy"]))  # the bundle's field of view
     if render.resolved_backend() == "warp":
         from niljax import _runtime
 
         _runtime.quiet_warp()
     scene = bundle_scene(bundle, mjcf=args.mjcf, plain_background=render.background == "plain")
+    from niljax.render.camera import camera_mismatches, camera_record
+
+    wrong = camera_mismatches(meta.camera, camera_record(scene.mj_model, render))
+    if wrong:
+        raise ValueError(f"the renderer's camera differs from the bundle's: {'; '.join(wrong)}")
     encoder = bundle_encoder(bundle)
     result = compute_landscape(bundle, scene, encoder, default_reward_config(bundle), render, anchor=args.anchor,
                                steps=args.steps, batch=args.batch, shifts_s=args.shifts, speeds=args.speeds,
