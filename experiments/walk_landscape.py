@@ -1,9 +1,11 @@
 """Reward landscape along the reference vs simple alternatives, before any long run (issue 12, item 5).
 
 For a looped LocoMuJoCo walk it renders, with the training renderer, (a) the reference itself, (b) the robot
-standing at its home pose, (c) the reference's joint motion with the root pinned at the start ("walking in
-place"), and (d) the reference delayed by 0.25 s, each under both camera anchors ("agent": the track camera,
-"reference": the camera on the reference's root path), and reports the mean mask IoU against the reference.
+standing at its home pose (and at the reference's first pose), (c) the reference's joint motion with the root
+pinned at the start ("walking in place"), and (d) the reference delayed by 0.25 s, each under both camera
+anchors ("agent": the track camera, "reference": the camera on the reference's root path), and reports the mean
+mask IoU against the reference. Rendering, camera anchoring and the shared variants are `niljax landscape`'s
+(`niljax.diagnostics.landscape`); `niljax landscape BUNDLE` scores the full reward of a replayed bundle.
 
     python experiments/walk_landscape.py --robot h1 --mjcf ../shared/locomujoco/models/unitree_h1/h1.xml \
         --trajectory ../shared/locomujoco/datasets/02-constspeed_UnitreeH1.npz --trajectory-fps 500
@@ -22,19 +24,16 @@ from niljax import _runtime
 
 _runtime.configure()
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
-from niljax.render import BatchRenderer, RenderConfig  # noqa: E402
-from niljax.render.camera import anchor_camera  # noqa: E402
-from niljax.sim.replay import kinematic_data  # noqa: E402
-from niljax.reward.terms import mask_iou  # noqa: E402
-from niljax.robots import load_robot  # noqa: E402
-from niljax.sim.looping import loop_qpos, resample_qpos, root_planar_indices  # noqa: E402
+from niljax.diagnostics.landscape import landscape_variants, render_poses, root_positions
+from niljax.reference.segment import mask_iou
+from niljax.render import RenderConfig
+from niljax.robots import load_robot
+from niljax.sim.looping import loop_qpos, resample_qpos, root_planar_indices
 
 
-def looped_reference(scene, trajectory: str, fps: float, seconds: float,  # noqa: ANN001
+def looped_reference(scene, trajectory: str, fps: float, seconds: float,
                      frames: tuple[int, int] | None = None) -> np.ndarray:
     from niljax.reference.first_frame import load_trajectory
 
@@ -64,38 +63,24 @@ def main() -> None:
     ref = looped_reference(scene, args.trajectory, args.trajectory_fps, args.seconds, args.frames)
     ix, iy = root_planar_indices(scene)
     t = len(ref)
-    root = scene.root_body_id
-    batch = 16
-    renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask,
-                             RenderConfig(height=args.size, width=args.size, backend="jax"), batch)
-
-    @jax.jit
-    def render(q: jax.Array, shift: jax.Array):
-        data = kinematic_data(scene, q)
-        return renderer.render(anchor_camera(data, renderer.cam_id, shift))
+    cfg = RenderConfig(height=args.size, width=args.size, backend="jax")
 
     def render_all(qpos: np.ndarray, anchor: str) -> np.ndarray:
-        masks = []
-        for i in range(0, t, batch):
-            q = qpos[i:i + batch]
-            n = len(q)
-            q = np.concatenate([q, np.repeat(q[-1:], batch - n, 0)])
-            shift = np.zeros((batch, 3), np.float32)
-            if anchor == "reference":  # camera on the reference's root path instead of this pose's root
-                # the reference's displacement since the start replaces this pose's (as in training)
-                ref_root = _roots(scene, ref[i:i + batch]) - _roots(scene, ref[:1])
-                ref_root = np.concatenate([ref_root, np.repeat(ref_root[-1:], batch - n, 0)])
-                shift = (ref_root - (_roots(scene, q) - _roots(scene, qpos[:1]))).astype(np.float32)
-            masks.append(np.asarray(render(jnp.asarray(q), jnp.asarray(shift))[1])[:n])
-        return np.concatenate(masks)
+        shift = None
+        if anchor == "reference":  # camera on the reference's root path instead of this pose's root (as in training)
+            ref_root, root = root_positions(scene, ref), root_positions(scene, qpos)
+            shift = (ref_root - ref_root[:1]) - (root - root[:1])
+        return render_poses(scene, qpos, cfg, camera_shift=shift, batch=16)[1]
 
-    variants = {"reference": ref}
-    variants["standing_home"] = np.repeat(scene.home_qpos[None], t, 0)
+    # `niljax landscape`'s variants (delayed, standing at the first pose) plus this probe's own
+    lag_s = round(int(0.25 * hz) / hz, 6)
+    common = landscape_variants(scene, ref, hz, shifts_s=(lag_s,), speeds=(), num_random=0)
+    variants = {"reference": ref, "standing_home": np.repeat(scene.home_qpos[None], t, 0),
+                "standing_first_pose": common["standing"]}
     pinned = ref.copy()
     pinned[:, ix], pinned[:, iy] = ref[0, ix], ref[0, iy]
     variants["walking_in_place"] = pinned
-    lag = int(0.25 * hz)
-    variants["delayed_0.25s"] = np.concatenate([np.repeat(ref[:1], lag, 0), ref[:-lag]])
+    variants["delayed_0.25s"] = common[f"shift_{lag_s:+g}s"]
     half = ref.copy()  # walks at half the reference's speed
     half[:, ix] = ref[0, ix] + (ref[:, ix] - ref[0, ix]) * 0.5
     variants["half_speed_root"] = half
@@ -103,17 +88,11 @@ def main() -> None:
     for anchor in ("agent", "reference"):
         ref_masks = render_all(ref, anchor)
         for name, q in variants.items():
-            iou = np.asarray(mask_iou(jnp.asarray(render_all(q, anchor)), jnp.asarray(ref_masks)))
+            iou = mask_iou(render_all(q, anchor), ref_masks)
             results[f"{anchor}/{name}"] = {"iou_mean": float(iou.mean()), "iou_last_second": float(iou[-int(hz):].mean())}
-            print(f"anchor={anchor:9s} {name:18s} IoU mean {iou.mean():.3f}  last 1 s {iou[-int(hz):].mean():.3f}")
+            print(f"anchor={anchor:9s} {name:20s} IoU mean {iou.mean():.3f}  last 1 s {iou[-int(hz):].mean():.3f}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
-
-
-def _roots(scene, qpos: np.ndarray) -> np.ndarray:  # noqa: ANN001
-    from niljax.sim.replay import kinematic_poses
-
-    return kinematic_poses(scene, qpos)["xpos"][:, scene.root_body_id]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
     niljax evaluate RUN_DIR          evaluate a run's latest checkpoint and write a side-by-side video
     niljax plan [train flags]        memory and FLOPs of a training config, before compiling; does it fit
     niljax reference ...             Stage 1: build a reference bundle (see `niljax reference --help`)
+    niljax score VIDEO_OR_RUN --reference BUNDLE   per-step reward terms (JSON + PNG of the curves)
+    niljax landscape BUNDLE          reward of the reference motion vs shifted/re-timed/standing/random motions
     niljax robots [--online]         list registered robots and whether their assets resolve here (offline)
     niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
     niljax table RUNS... --out DIR   results table of finished runs next to the paper's numbers
@@ -63,6 +65,18 @@ a robot whose model only the mujoco-menagerie downloader would fetch shows as 'o
   --online  also try the menagerie downloader (network; about 15 s when there is none)"""
 
 
+def _score(argv: list[str]) -> int:
+    from niljax.diagnostics.cli import score_main
+
+    return score_main(argv)
+
+
+def _landscape(argv: list[str]) -> int:
+    from niljax.diagnostics.cli import landscape_main
+
+    return landscape_main(argv)
+
+
 def _robots(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print(_ROBOTS_USAGE)
@@ -117,6 +131,8 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "evaluate": (_evaluate, "evaluate a run's checkpoint; writes metrics and a side-by-side video"),
     "plan": (_plan, "memory per component and FLOPs per iteration of a training config; whether it fits"),
     "reference": (_reference, "Stage 1: prepare a reference bundle"),
+    "score": (_score, "per-step reward terms of a video or a run's rollout against a bundle (JSON + PNG)"),
+    "landscape": (_landscape, "reward of a replayed reference vs shifted, re-timed, standing, random motions"),
     "robots": (_robots, "list registered robots and where their assets resolve"),
     "contact-sheet": (_contact_sheet, "render frames + masks of a robot to a PNG"),
     "table": (_table, "results table of finished runs (mean ± std over seeds) next to the paper's numbers"),

@@ -17,11 +17,11 @@ def _first_frame(h: int = 32, w: int = 32) -> np.ndarray:
     return img
 
 
-def tiny_svd():
+def tiny_svd(seed: int = 0):
     """Tiny random StableVideoDiffusionPipeline (sizes as in diffusers' own fast tests)."""
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     unet = diffusers.UNetSpatioTemporalConditionModel(
         block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=8, out_channels=4,
         down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
@@ -184,3 +184,40 @@ def test_unsupported_pipeline_is_rejected():
         DiffusersI2VGenerator(NotAPipeline())
     with pytest.raises(ReferencePreparationError, match="unknown placeholder"):
         format_prompt("The {robbot} agent", robot="h1", skill="walking")
+
+
+def test_model_comparison_with_two_tiny_pipelines(tmp_path, capsys):
+    """`niljax reference --backend diffusers --model A --model B`: one contact sheet (rows = models), one table."""
+    import json
+
+    from PIL import Image
+
+    from niljax.cli import main
+
+    models = []
+    for seed in (0, 1):
+        folder = tmp_path / f"svd{seed}"
+        tiny_svd(seed).save_pretrained(folder)
+        models += ["--model", str(folder)]
+    out = tmp_path / "cmp"
+    code = main(["reference", "--backend", "diffusers", *models, "--pipeline-kind", "svd", "--robot", "toy_arm",
+                 "--height", "32", "--width", "32", "--num-candidates", "2", "--num-frames", "4",
+                 "--num-inference-steps", "2", "--out", str(out), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    data = json.loads((out / "comparison" / "comparison.json").read_text())
+    rows = data["rows"]
+    assert [r["model"] for r in rows] == [str(tmp_path / "svd0"), str(tmp_path / "svd1")]
+    for r in rows:
+        assert r["kind"] == "svd" and r["num_candidates"] == 2 and r["num_frames"] == 4 and 0 <= r["chosen"] < 2
+        assert r["flow_variance"] >= 0 and 0 < r["first_frame_mse"] < 1 and 0 <= r["mask_iou_stability"] <= 1
+    assert rows[0]["first_frame_mse"] != rows[1]["first_frame_mse"]  # two different random models
+    assert all(len(v) == 2 for v in data["selection"].values())
+    table = (out / "comparison" / "table.md").read_text()
+    assert table.count("\n") == 4 and "mask IoU stability" in table and table.splitlines()[0] in printed
+    sheet = Image.open(out / "comparison" / "contact_sheet.png")
+    assert sheet.height > 2 * 128 and sheet.width > 5 * 128  # two model rows: our first frame + 4 frames
+    assert not (out / "bundle").exists()  # a comparison builds no bundle
+    assert main(["reference", "--backend", "diffusers", *models, "--pipeline-kind", "svd", "--pipeline-kind", "wan",
+                 "--pipeline-kind", "ltx", "--robot", "toy_arm", "--out", str(tmp_path / "bad")]) == 2
+    assert "once per --model" in capsys.readouterr().err

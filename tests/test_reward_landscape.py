@@ -1,6 +1,7 @@
 """Reward landscape on rendered data: the H1 LocoMuJoCo walk replayed kinematically as the reference, scored
-against agent videos of (a) the same motion, (b) the same motion shifted in time, (c) the robot standing still
-at its first pose, (d) random joint motion (root following the walk).
+against agent videos of (a) the same motion, (b) the same motion delayed in time, (c) the robot standing still
+at its first pose, (d) random joint motion (root following the walk). The variants, rendering and scoring are
+`niljax landscape`'s own (`niljax.diagnostics.landscape`, `niljax.reward.score_videos`).
 
 Encoder: a random-init tiny Flax TimeSformer (no weights can be downloaded here). With random weights the
 final-normed CLS embedding barely depends on the input (measured: cosine >= 0.99 for all four videos), so
@@ -11,58 +12,39 @@ Replay and rendering use the project's own pieces: `niljax.sim.replay` (`load_tr
 maps the walk's `q_<joint>` arrays onto the scene's joints by name; the LocoMuJoCo fixture's names match),
 `niljax.render.kinematics.kinematic_data` (batched MJX kinematics, no physics) and the batched renderer
 `niljax.render.BatchRenderer` (backend "warp", 64x64, plain background, `follow` camera of the scene built by
-`niljax.robots.load_robot`), all frames in one jitted render call. Physics quantities are zero (no simulation),
-so the total here is ζ·video + β·IoU.
+`niljax.robots.load_robot`), all frames in one jitted render call. There is no simulation, so no penalties:
+the total here is ζ·video + β·IoU.
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import niljax.reward as nr
 
-HW, STRIDE, T, SHIFT = 64, 2, 24, 6  # 64x64 renders, 50 Hz (every 2nd mocap frame), 24 steps, 0.12 s shift
+HW, STRIDE, T, SHIFT = 64, 2, 24, 6  # 64x64 renders, 50 Hz (every 2nd mocap frame), 24 steps, 0.12 s delay
 
 
 def _render_videos(locomujoco_dir):
     robots = pytest.importorskip("niljax.robots")
     replay = pytest.importorskip("niljax.sim.replay")
     render = pytest.importorskip("niljax.render")
-    from niljax.render.kinematics import kinematic_data
+    from niljax.diagnostics.landscape import landscape_variants, render_poses
 
     scene = robots.load_robot("h1", mjcf_path=locomujoco_dir / "models/unitree_h1/h1.xml", plain_background=True)
-    m = scene.mj_model
     walk = replay.load_trajectory(locomujoco_dir / "datasets/02-constspeed_UnitreeH1.npz")
     walk_all = replay.trajectory_qpos(scene, walk)  # f64[T_mocap, nq]; raises if a robot joint is missing
-    names = [m.joint(j).name for j in range(m.njnt)]
-    adr = np.array([m.jnt_qposadr[j] for j in range(m.njnt)])
-    root = np.array([n.startswith("pelvis") for n in names])
-
-    steps = np.arange(T + SHIFT) * STRIDE
-    walk_q = walk_all[steps]
-    rng = np.random.default_rng()
-    random_q = walk_q[:T].copy()  # root follows the walk, joints wander randomly from the first pose
-    random_q[:, adr[~root]] = walk_q[:1, adr[~root]] + np.cumsum(rng.normal(0, 0.1, (T, (~root).sum())), 0)
-
-    qpos = np.concatenate([walk_q, walk_q[:1], random_q])  # one batch: walk (T+SHIFT), still (1), random (T)
+    walk_q = walk_all[np.arange(T) * STRIDE]
+    hz = 100.0 / STRIDE
+    # the same variants `niljax landscape` scores: delayed by SHIFT steps, standing at the first pose, and the
+    # actuated joints wandering randomly from the first pose (root following the walk)
+    variants = landscape_variants(scene, walk_q, hz, shifts_s=(SHIFT / hz,), speeds=(), num_random=1, seed=None)
+    names = {"a_same": "reference", "b_shifted": f"shift_{SHIFT / hz:+g}s", "c_still": "standing",
+             "d_random": "random_0"}
     cfg = render.RenderConfig(height=HW, width=HW, backend="warp", background="plain")
-    renderer = render.BatchRenderer(m, scene.robot_geom_mask, cfg, num_envs=len(qpos))
-    rgb, mask = jax.jit(renderer.render)(kinematic_data(m, qpos))
-    rgb, mask = np.asarray(rgb), np.asarray(mask)
-    nw = T + SHIFT
-    walk_rgb, walk_mask = rgb[:nw], mask[:nw]
-    still_rgb, still_mask = rgb[nw:nw + 1], mask[nw:nw + 1]
-    rand_rgb, rand_mask = rgb[nw + 1:], mask[nw + 1:]
-    videos = {
-        "a_same": (walk_rgb[:T], walk_mask[:T]),
-        "b_shifted": (walk_rgb[SHIFT:], walk_mask[SHIFT:]),
-        "c_still": (np.repeat(still_rgb, T, 0), np.repeat(still_mask, T, 0)),
-        "d_random": (rand_rgb, rand_mask),
-    }
-    return videos
+    rgb, mask = render_poses(scene, np.concatenate([variants[n] for n in names.values()]), cfg, batch=4 * T)
+    return {k: (rgb[i * T:(i + 1) * T], mask[i * T:(i + 1) * T]) for i, k in enumerate(names)}
 
 
 @pytest.mark.fixtures
@@ -79,33 +61,17 @@ def test_reward_landscape_h1_walk(locomujoco_dir):
                             camera={"name": "follow"}, clip_len=8, batch_size=8)
     ref = bundle.to_device()
     labels = list(videos)
-    n = len(labels)
-    agent_rgb = jnp.asarray(np.stack([videos[k][0] for k in labels]))
-    agent_mask = jnp.asarray(np.stack([videos[k][1] for k in labels]))
-    zeros = jnp.zeros((n,), jnp.float32)
-    physics = {"joint_torques": jnp.zeros((n, 1)), "action": jnp.zeros((n, 1)), "prev_action": jnp.zeros((n, 1)),
-               "root_angvel": jnp.zeros((n, 3)), "feet_contact": jnp.zeros((n, 2), bool),
-               "feet_vel": jnp.zeros((n, 2, 3)), "torso_tilt": zeros}
-    cfg = nr.RewardConfig()
-
-    @jax.jit
-    def score(ref, enc, agent_rgb, agent_mask):
-        def body(h, k):
-            h = nr.push(h, agent_rgb[:, k], agent_mask[:, k], jnp.full((n,), k == 0))
-            _, terms = nr.nil_reward(cfg, ref, enc, h, physics, jnp.full((n,), k, jnp.int32))
-            return h, terms
-
-        return jax.lax.scan(body, nr.init_history(n, 8, HW, HW), jnp.arange(T))[1]
-
-    terms = score(ref, enc, agent_rgb, agent_mask)
-    video = np.asarray(terms["reward/video"]).mean(0)
-    iou = np.asarray(terms["reward/iou"]).mean(0)
-    total = np.asarray(terms["reward/total"]).mean(0)
+    agent_rgb = np.stack([videos[k][0] for k in labels])
+    agent_mask = np.stack([videos[k][1] for k in labels])
+    terms = nr.score_videos(nr.RewardConfig(), ref, enc, agent_rgb, agent_mask)  # what `niljax landscape` runs
+    video = terms["reward/video"].mean(1)
+    iou = terms["reward/iou"].mean(1)
+    total = terms["reward/total"].mean(1)
     report = {k: dict(video=float(video[i]), iou=float(iou[i]), total=float(total[i])) for i, k in enumerate(labels)}
     print("reward landscape (mean over steps):", report)
     a, b, c, d = range(4)
-    np.testing.assert_allclose(np.asarray(terms["reward/iou"])[:, a], 1.0, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(terms["reward/video"])[:, a], 1.0, atol=1e-5)
+    np.testing.assert_allclose(terms["reward/iou"][a], 1.0, atol=1e-6)
+    np.testing.assert_allclose(terms["reward/video"][a], 1.0, atol=1e-5)
     assert total[a] > total[b] > total[c], report
     assert total[a] > total[d], report
     assert video[a] >= video.max() - 1e-6, report  # video alone, random weights: only "a is best" holds

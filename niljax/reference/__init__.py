@@ -30,7 +30,8 @@ _EXPORTS = {
     "ImportGenerator": "generate", "ReplayGenerator": "generate", "DEFAULT_PROMPT": "generate",
     "format_prompt": "generate",
     "FirstFrame": "first_frame", "render_first_frame": "first_frame",
-    "ReferenceConfig": "pipeline", "prepare_reference": "pipeline",
+    "ReferenceConfig": "pipeline", "prepare_reference": "pipeline", "compare_references": "pipeline",
+    "compare_generators": "compare", "format_comparison": "compare",
     "write_report": "report",
     "reference_main": "cli", "run_reference": "cli",
 }

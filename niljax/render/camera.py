@@ -11,6 +11,7 @@ any camera in the model works; only `fovy` can be overridden at render time (`Re
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -62,3 +63,38 @@ def reference_anchor_shift(reference_root: jnp.ndarray, time_index: jnp.ndarray,
     ref_now = reference_root[jnp.clip(time_index, 0, last)]
     ref_start = reference_root[jnp.clip(start_index, 0, last)]
     return (ref_now - ref_start) - (agent_root - agent_start_root)
+
+
+#: Camera fields a bundle records (Stage 1's first-frame metadata, `make_replay_bundle`) that must equal the
+#: run's camera; floats compared to 1e-4.
+CAMERA_FIELDS: tuple[str, ...] = ("name", "fovy", "mode", "body", "pos", "quat")
+
+
+def camera_record(mj_model: Any, config: Any) -> dict[str, Any]:
+    """The camera a renderer with `config` (a RenderConfig) uses on `mj_model` (a mujoco.MjModel): {name, fovy (the config's override or the
+    model's), mode, body, pos, quat} (MuJoCo camera fields, JSON-able)."""
+    import mujoco
+
+    cid = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_CAMERA, config.camera)
+    if cid < 0:
+        raise ValueError(f"camera {config.camera!r} not in the model")
+    fovy = float(config.fovy) if config.fovy is not None else float(mj_model.cam_fovy[cid])
+    return {"name": config.camera, "fovy": fovy, "mode": int(mj_model.cam_mode[cid]),
+            "body": mj_model.body(int(mj_model.cam_bodyid[cid])).name,
+            "pos": [float(x) for x in mj_model.cam_pos[cid]], "quat": [float(x) for x in mj_model.cam_quat[cid]]}
+
+
+def camera_mismatches(recorded: dict[str, Any], actual: dict[str, Any], tol: float = 1e-4) -> list[str]:
+    """'field: bundle X vs run Y' for every `CAMERA_FIELDS` entry both dicts have and that differs."""
+    out = []
+    for key in CAMERA_FIELDS:
+        if key not in recorded or key not in actual:
+            continue
+        a, b = recorded[key], actual[key]
+        if isinstance(a, (int, float, list, tuple)) and not isinstance(a, bool) and key != "name" and key != "body":
+            same = np.shape(a) == np.shape(b) and np.allclose(np.asarray(a, float), np.asarray(b, float), atol=tol)
+        else:
+            same = a == b
+        if not same:
+            out.append(f"{key}: bundle {a!r} vs run {b!r}")
+    return out

@@ -12,6 +12,7 @@ Pieces (each a pure function of pytrees; batch axis N first; see docs/reward.md)
 - Terms: `mask_iou`, `embedding_similarity`, `video_similarity`, `penalty_*`, and `nil_reward`
   -> (reward f32[N], terms {"reward/video", "reward/iou", "reward/penalty/<name>", "reward/penalty",
   "reward/total"}).
+- `score_videos`: per-step terms of whole videos against the reference, offline (`niljax score`).
 - `RewardConfig`, `PenaltyScales`, `resolve_encoder_dtype` ("auto" -> bfloat16 on GPU/TPU, float32 on CPU).
 
 This package does not import rendering, simulation or torch.
@@ -55,6 +56,7 @@ _EXPORTS = {
     'push': 'niljax.reward.history',
     'resolve_encoder_dtype': 'niljax.reward.config',
     'save_bundle': 'niljax.reward.bundle',
+    'score_videos': 'niljax.reward.score',
     'timesformer_encoder': 'niljax.reward.encoder',
     'toy_encoder': 'niljax.reward.encoder',
     'video_similarity': 'niljax.reward.terms',
@@ -96,6 +98,7 @@ __all__ = [
     "push",
     "resolve_encoder_dtype",
     "save_bundle",
+    "score_videos",
     "timesformer_encoder",
     "toy_encoder",
     "video_similarity",

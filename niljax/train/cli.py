@@ -187,7 +187,7 @@ def evaluate_main(argv: list[str]) -> int:
     import jax
     import numpy as np
 
-    from niljax.train.loop import summarize_eval
+    from niljax.train.loop import RECORDED, summarize_eval
     from niljax.train.run import (
         _checkpoint_manager,
         build_pipeline,
@@ -215,7 +215,7 @@ def evaluate_main(argv: list[str]) -> int:
     summary["reference"] = config.reference
     summary["episodes"] = config.eval_envs
     summary["reset_noise"] = config.eval_reset_noise
-    per_episode = {k: [float(x) for x in v] for k, v in result.items() if k not in ("frames", "masks")}
+    per_episode = {k: [float(x) for x in v] for k, v in result.items() if k not in RECORDED}
     summary["std"] = {f"eval/{k}": float(np.std(v)) for k, v in per_episode.items()}
     summary["per_episode"] = per_episode
     (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")

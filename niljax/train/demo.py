@@ -69,6 +69,7 @@ def make_replay_bundle(out: Path, robot: str, qpos: np.ndarray, render: RenderCo
     renderer and save it as a reference bundle, with the root's path (`root_pos`, what a reference-anchored
     camera follows). `scene` overrides `load_robot(robot)` (e.g. a robot loaded from an explicit MJCF)."""
     from niljax.encoders.factory import build_encoder
+    from niljax.render.camera import camera_record
     from niljax.reward import make_bundle, save_bundle
     from niljax.robots import load_robot
     from niljax.sim.replay import kinematic_poses
@@ -83,7 +84,8 @@ def make_replay_bundle(out: Path, robot: str, qpos: np.ndarray, render: RenderCo
     bundle = make_bundle(
         frames, masks, build_encoder(encoder_config), robot=robot,
         prompt=f"The {robot} agent is {skill}, camera follows the agent.", source=source,
-        original_fps=hz, control_rate_hz=hz, resampling="none", camera={"name": "follow"}, clip_len=clip_len,
+        original_fps=hz, control_rate_hz=hz, resampling="none", camera=camera_record(scene.mj_model, render),
+        clip_len=clip_len,
         extra=extra, root_pos=root_pos, qpos=qpos,
     )
     return save_bundle(bundle, out, overwrite=True)

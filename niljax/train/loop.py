@@ -294,7 +294,8 @@ class NilTrainer:
 
         Returns per-env arrays: `nil_return`, `iou_mean`, `video_mean`, `penalty_sum`, `walk_loco_sum`,
         `walk_hb_sum`, `distance`, `fell`, `length`; with `record=True` also `frames` uint8[T,H,W,3] and
-        `masks` bool[T,H,W] of env 0 (for the side-by-side video).
+        `masks` bool[T,H,W] of env 0 (for the side-by-side video) and `step_terms` {"reward/video", "reward/iou",
+        "reward/penalty", "reward/total"} f32[T] of env 0 (zero after a fall).
         """
         return self._evaluate(learner.actor_params, rng, self._consts, record=record)
 
@@ -355,12 +356,19 @@ class NilTrainer:
         if record:
             result["frames"] = traj["frames"]
             result["masks"] = traj["masks"]
+            # env 0's per-step reward terms (what `niljax score RUN` plots); zero after a fall
+            result["step_terms"] = {f"reward/{k}": traj[src][:, 0] for k, src in
+                                    (("video", "video"), ("iou", "iou"), ("penalty", "penalty"), ("total", "nil_return"))}
         return result
+
+
+#: What `evaluate(record=True)` adds for env 0 (not per-env metrics): frames, masks and per-step reward terms.
+RECORDED: tuple[str, ...] = ("frames", "masks", "step_terms")
 
 
 def summarize_eval(result: dict[str, Any]) -> dict[str, float]:
     """Means over eval envs as `eval/<name>` floats (frames are dropped)."""
-    return {f"eval/{k}": float(jnp.mean(v)) for k, v in result.items() if k not in ("frames", "masks")}
+    return {f"eval/{k}": float(jnp.mean(v)) for k, v in result.items() if k not in RECORDED}
 
 
 def chunk_summary(metrics: dict[str, jax.Array]) -> dict[str, float]:

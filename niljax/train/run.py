@@ -87,6 +87,12 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
             f"the bundle {config.reference} was made for another model of {robot!r} ({recorded.get('mjcf') or recorded.get('source')}, "
             f"fingerprint {recorded['fingerprint']}) than the one loaded ({scene.asset_path}, fingerprint "
             f"{scene.model_fingerprint()}): pass --mjcf {recorded.get('mjcf') or 'PATH_OF_THAT_MODEL'}, or remake the bundle")
+    from niljax.render.camera import camera_mismatches, camera_record
+
+    wrong = camera_mismatches(meta.camera, camera_record(scene.mj_model, config.render))
+    if wrong:
+        raise ValueError(f"the run's camera differs from the one the bundle {config.reference} was rendered with: "
+                         f"{'; '.join(wrong)}. Use the bundle's camera (e.g. --render.fovy), or remake the bundle")
     num_frames = bundle.frames.shape[0]
     env_config = EnvConfig(horizon=num_frames - 1, random_start=config.random_start,
                            max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time,
