@@ -137,15 +137,22 @@ def test_balancing_starts_on_the_board(scenes):
     assert abs(min(lows) - top) < 0.01
 
 
-def test_skills_need_a_free_root_and_hands(scenes):
-    from niljax.robots.spec import get_spec
-
+def test_hanging_needs_the_robot_hands():
     import dataclasses
+
+    from niljax.robots.spec import get_spec
 
     spec = get_spec("h1")
     handless = dataclasses.replace(spec, bodies={k: v for k, v in spec.bodies.items() if k != "hands"})
     with pytest.raises(ValueError, match="hands"):
         load_skill_scene(handless, "hanging")
+
+
+@pytest.mark.fixtures
+def test_skills_need_a_free_root(locomujoco_dir):
+    with pytest.raises(ValueError, match="free-joint root"):  # LocoMuJoCo's H1 has named slide root joints
+        load_skill_scene("h1", "sitting", mjcf_path=locomujoco_dir / "models/unitree_h1/h1.xml")
+    assert load_skill_scene("h1", "walking", mjcf_path=locomujoco_dir / "models/unitree_h1/h1.xml").root_kind == "slides"
 
 
 # ------------------------------------------------------------------------------------------------ predicates
