@@ -44,7 +44,7 @@ def built():
 def test_skill_scene_steps_32_envs_for_200_steps_and_renders_with_both_backends(built, skill):
     from niljax.sim import EnvConfig, NilEnv
 
-    scene, renderer, render = built(skill)
+    scene, _, render = built(skill)
     env = NilEnv(scene, EnvConfig(horizon=150, reset_noise=0.02))
 
     @jax.jit
@@ -69,7 +69,7 @@ def test_skill_scene_steps_32_envs_for_200_steps_and_renders_with_both_backends(
     assert (np.abs(off_robot.astype(int) - 255).sum(-1) > 30).mean() > 0.002
     warp = BatchRenderer.from_scene(scene, RenderConfig(height=HW, width=HW, backend="warp", background="scene"), N)
     rgb_w, mask_w = jax.jit(warp.render)(kinematic_data(scene.mj_model, np.asarray(state.data.qpos)))
-    assert bool(np.asarray(mask_w).any(axis=(1, 2)).all())
+    assert rgb_w.shape == (N, HW, HW, 3) and bool(np.asarray(mask_w).any(axis=(1, 2)).all())
     iou = (np.asarray(mask_w) & np.asarray(mask)).sum() / max((np.asarray(mask_w) | np.asarray(mask)).sum(), 1)
     assert iou > 0.5, f"the two renderers disagree on the robot's pixels (IoU {iou:.2f})"
 
@@ -119,6 +119,6 @@ def test_stage1_replays_the_skill_keyframes_into_a_bundle(tmp_path, skill):
     assert meta.extra["skill"] == skill and meta.extra["background"] == "scene"
     assert meta.prompt.startswith("The H1 agent is ") and "camera follows the agent" in meta.prompt
     scene = load_skill_scene("h1", skill, plain_background=True)
-    assert len(bundle.frames) == int(round(scene.skill.duration_s * 20)) + 1
+    assert len(bundle.frames) == round(scene.skill.duration_s * 20) + 1
     assert bundle.qpos.shape[1] == scene.mj_model.nq and bundle.masks.any(axis=(1, 2)).all()
     assert meta.extra["model"]["fingerprint"] == scene.model_fingerprint()
