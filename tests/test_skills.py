@@ -227,3 +227,16 @@ def test_train_config_takes_skill_and_task_reward():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="reward_kind"):
         TrainConfig(reward_kind="env")
+
+
+def test_g1_skill_scenes_place_the_chair_and_the_grasp():
+    sit = load_skill_scene("g1", "sitting")
+    info = sit.task_info
+    assert np.all(np.abs(info["root_end"][:2] - info["seat_center"][:2]) <= info["seat_half"])
+    assert sit.scale < 0.9  # G1 is smaller than H1: the chair shrinks with it
+    assert _task(sit, sit.reference_qpos[-1])[0] and not _task(sit, sit.home_qpos)[0]
+    hang = load_skill_scene("g1", "hanging")
+    d = mujoco.MjData(hang.mj_model)
+    d.qpos[:] = hang.home_qpos
+    mujoco.mj_forward(hang.mj_model, d)
+    assert np.abs(d.efc_pos[d.efc_type == mujoco.mjtConstraint.mjCNSTR_EQUALITY]).max() < 1e-6
