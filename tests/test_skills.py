@@ -242,6 +242,7 @@ def test_g1_skill_scenes_place_the_chair_and_the_grasp():
     assert np.abs(d.efc_pos[d.efc_type == mujoco.mjtConstraint.mjCNSTR_EQUALITY]).max() < 1e-6
 
 
+@pytest.mark.slow  # ~100 s of CPU (a toy-arm training chunk + evaluation compile)
 def test_task_reward_training_chunk_learns_from_the_env_metric(tmp_path):
     """`reward_kind="task"` on a skill scene: the chunk's reward is the env's task reward (nothing rendered), and
     evaluation reports the task's success rate and normalised reward. Toy arm + the object-free walking skill
