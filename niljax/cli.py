@@ -8,6 +8,7 @@
     niljax score VIDEO_OR_RUN --reference BUNDLE   per-step reward terms (JSON + PNG of the curves)
     niljax landscape BUNDLE          reward of the reference motion vs shifted/re-timed/standing/random motions
     niljax robots [--online]         list registered robots and whether their assets resolve here (offline)
+    niljax skills                    list registered skills (sitting, hanging, balancing, walking, yours)
     niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
     niljax table RUNS... --out DIR   results table of finished runs next to the paper's numbers
     niljax doctor [--require gpu]    what runs here: versions, devices, renderers, assets, weights, fixes
@@ -107,6 +108,31 @@ def _robots(argv: list[str]) -> int:
     return 0
 
 
+_SKILLS_USAGE = """usage: niljax skills
+
+List registered skills (skills/<name>.toml, or $NILJAX_SKILLS_DIR): task kind, success duration, scene
+objects and the Stage-1 prompt. Use one with `niljax reference --skill NAME` and `niljax train --skill NAME`
+(`--reward task` for the task-reward RL upper bound). Format: docs/skills.md."""
+
+
+def _skills(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print(_SKILLS_USAGE)
+        return 0
+    if argv:
+        print(f"niljax skills: error: unknown argument {argv[0]!r} (usage: niljax skills)", file=sys.stderr)
+        return 2
+    from niljax.robots.skills import get_skill, list_skills
+
+    for name in list_skills():
+        skill = get_skill(name)
+        objects = ", ".join(o["name"] for o in skill.objects) or "none"
+        print(f"{name:<10} {skill.description}\n{'':<10} task {skill.task['kind']} for >= "
+              f"{float(skill.task['min_duration_s']):g} s; objects: {objects}; keyframes: {len(skill.keyframes)}\n"
+              f"{'':<10} prompt: {skill.prompt}")
+    return 0
+
+
 def _contact_sheet(argv: list[str]) -> int:
     from niljax.render.contact_sheet import main as contact_sheet_main
 
@@ -134,6 +160,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "score": (_score, "per-step reward terms of a video or a run's rollout against a bundle (JSON + PNG)"),
     "landscape": (_landscape, "reward of a replayed reference vs shifted, re-timed, standing, random motions"),
     "robots": (_robots, "list registered robots and where their assets resolve"),
+    "skills": (_skills, "list registered skills: task, success duration, scene objects, prompt"),
     "contact-sheet": (_contact_sheet, "render frames + masks of a robot to a PNG"),
     "table": (_table, "results table of finished runs (mean ± std over seeds) next to the paper's numbers"),
     "doctor": (_doctor, "check this machine: versions, devices, physics/renderers, assets, weights (--json)"),

@@ -69,8 +69,11 @@ def _mujoco_render(scene: Any, qpos: np.ndarray, height: int, width: int, camera
 
 
 def render_qpos(scene: Any, qpos: np.ndarray, height: int, width: int, *,
-                camera: str = CAMERA_NAME) -> tuple[np.ndarray, np.ndarray]:
-    """Render joint configurations: qpos [T,nq] (or [nq]) -> (rgb uint8[T,H,W,3], mask bool[T,H,W])."""
+                camera: str = CAMERA_NAME, background: str = "plain") -> tuple[np.ndarray, np.ndarray]:
+    """Render joint configurations: qpos [T,nq] (or [nq]) -> (rgb uint8[T,H,W,3], mask bool[T,H,W]).
+
+    background: "plain" (every non-robot pixel blank) or "scene" (every visible geom: a skill's chair or bar;
+    on a `plain_background` scene the floor stays hidden)."""
     qpos = np.asarray(qpos, np.float64)
     single = qpos.ndim == 1
     qpos = np.atleast_2d(qpos)
@@ -84,7 +87,7 @@ def render_qpos(scene: Any, qpos: np.ndarray, height: int, width: int, *,
     if render_opengl is not None:
         geoms = getattr(scene, "robot_geom_mask", None)
         frames = [render_opengl(scene.mj_model, q, geoms, camera=camera, height=height, width=width,
-                                background="plain") for q in qpos]
+                                background=background) for q in qpos]
         rgb = np.stack([np.asarray(f[0]).reshape(height, width, 3) for f in frames]).astype(np.uint8)
         mask = np.stack([np.asarray(f[1]).reshape(height, width) for f in frames]).astype(bool)
     else:
@@ -138,10 +141,11 @@ class FirstFrame:
 
 
 def render_first_frame(scene: Any, height: int, width: int, *, qpos: np.ndarray | None = None,
-                       camera: str = CAMERA_NAME) -> FirstFrame:
-    """Render the robot's start pose (`qpos`, default the scene's home pose) at the generator's resolution."""
+                       camera: str = CAMERA_NAME, background: str = "plain") -> FirstFrame:
+    """Render the robot's start pose (`qpos`, default the scene's home pose) at the generator's resolution
+    (`background` as in `render_qpos`)."""
     q = np.asarray(scene.home_qpos if qpos is None else qpos, np.float64)
-    image, mask = render_qpos(scene, q, height, width, camera=camera)
+    image, mask = render_qpos(scene, q, height, width, camera=camera, background=background)
     if not mask.any():
         raise ReferencePreparationError(
             f"the robot is not visible in the first frame ({width}x{height}, camera {camera!r}): check the camera"

@@ -52,9 +52,17 @@ class ReferenceConfig:
     mjcf_path: Annotated[str | None, tyro.conf.arg(aliases=("--mjcf",))] = None
     """Explicit MJCF file for the robot (else the registry's sources); `--mjcf` works too, as in `niljax train`."""
     skill: str = "walking"
+    """A registered skill (`niljax skills`, skills/<name>.toml): its scene (objects, start pose) gives the first
+    frame, its prompt the generator's prompt, and its scripted keyframes the replay backend's trajectory when
+    no --trajectory is given. Any other text is only put in the prompt template."""
     prompt_template: str = "The {robot} agent is {skill}, camera follows the agent."
+    """Used for a skill that is not registered, or when changed from this default."""
     prompt: str | None = None
-    """Full prompt (overrides the template)."""
+    """Full prompt (overrides the template and the skill's prompt)."""
+    background: Literal["auto", "plain", "scene"] = "auto"
+    """First frame and replay rendering: "plain" (robot only), "scene" (a skill's objects drawn too, floor
+    hidden), "auto" = "scene" for a registered skill with objects, else "plain". Recorded in the bundle, and
+    `niljax train` renders the same way by default."""
     robot_label: str | None = None
     """How the prompt names the robot (default: the robot's description or name)."""
     backend: Backend = "import"
@@ -157,8 +165,9 @@ class ReferenceConfig:
         """Raise ReferencePreparationError on inconsistent settings (before any heavy work)."""
         if self.backend == "import" and not self.videos:
             raise ReferencePreparationError("backend 'import' needs --videos FILE [FILE ...]")
-        if self.backend == "replay" and not self.trajectory:
-            raise ReferencePreparationError("backend 'replay' needs --trajectory FILE")
+        if self.backend == "replay" and not self.trajectory and not _skill_has_keyframes(self.skill):
+            raise ReferencePreparationError("backend 'replay' needs --trajectory FILE (or --skill NAME of a registered "
+                                            "skill with scripted keyframes)")
         if self.backend == "diffusers" and not self.model:
             raise ReferencePreparationError("backend 'diffusers' needs --model (weights folder or hub id)")
         if self.backend != "diffusers" and self.model:
@@ -194,6 +203,18 @@ class ReferenceConfig:
                 f"{self.max_bad_mask_frames} must lie in [0, 1], --mask-area-range {lo} {hi} must have lo <= 1 <= hi")
         if self.segmenter == "sam2" and not self.sam2_checkpoint:
             raise ReferencePreparationError("segmenter 'sam2' needs --sam2-checkpoint (or use 'background')")
+
+
+def _registered_skill(name: str) -> Any:
+    """The registered `SkillSpec` called `name`, or None (free text such as "walking fast")."""
+    from niljax.robots.skills import get_skill, list_skills
+
+    return get_skill(name) if name in list_skills() else None
+
+
+def _skill_has_keyframes(name: str) -> bool:
+    skill = _registered_skill(name)
+    return bool(skill is not None and skill.keyframes)
 
 
 def build_encoder(config: ReferenceConfig):
@@ -389,12 +410,23 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
 
     t0 = time.time()
     # 1. robot + first frame
-    scene = load_robot(config.robot, mjcf_path=config.mjcf_path, plain_background=True)
+    skill = _registered_skill(config.skill)
+    if skill is not None:  # the skill's scene: its objects and start pose are in the first frame and the replay
+        from niljax.robots import load_skill_scene
+
+        scene = load_skill_scene(config.robot, skill, mjcf_path=config.mjcf_path, plain_background=True)
+    else:
+        scene = load_robot(config.robot, mjcf_path=config.mjcf_path, plain_background=True)
+    background = config.background
+    if background == "auto":
+        background = "scene" if (skill is not None and skill.objects) else "plain"
     gen_h = config.gen_height or config.height
     gen_w = config.gen_width or config.width
     traj = traj_fps = None
     if config.trajectory:
         traj, traj_fps = load_trajectory(config.trajectory, scene, fps=config.trajectory_fps)
+    elif skill is not None and config.backend == "replay" and getattr(scene, "reference_qpos", None) is not None:
+        traj, traj_fps = scene.reference_qpos, 1.0 / scene.control_dt  # the skill's scripted keyframe motion
     trimmed = False
     if traj is not None and config.backend == "replay" and (config.trim_start_s > 0 or config.trim_end_s):
         # cut the trajectory before rendering (cheaper than rendering and trimming the video)
@@ -421,13 +453,19 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
             loop_period = (cycle_end - cycle_start) * config.control_rate_hz / traj_fps  # in bundle frames
         replayed = traj  # the replayed joint states; the bundle records them at the control rate
     start_q = traj[0] if (traj is not None and config.start_from_trajectory) else None
-    first = render_first_frame(scene, gen_h, gen_w, qpos=start_q)
+    first = render_first_frame(scene, gen_h, gen_w, qpos=start_q, background=background)
     first.save(out)
     t0 = step("first_frame", t0)
 
     # 2. candidates
     robot_label = config.robot_label or scene.name.upper()
-    prompt = config.prompt or generate.format_prompt(config.prompt_template, robot=robot_label, skill=config.skill)
+    default_template = ReferenceConfig.prompt_template
+    if config.prompt:
+        prompt = config.prompt
+    elif skill is not None and config.prompt_template == default_template:
+        prompt = skill.format_prompt(robot_label)
+    else:
+        prompt = generate.format_prompt(config.prompt_template, robot=robot_label, skill=config.skill)
     if generator is None:
         if config.backend == "import":
             for p in config.videos:
@@ -435,7 +473,8 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
             generator = generate.ImportGenerator(config.videos, fps=config.video_fps,
                                                  allow_partial=config.allow_partial_video)
         elif config.backend == "replay":
-            generator = generate.ReplayGenerator(lambda q: render_qpos(scene, q, gen_h, gen_w), traj, traj_fps)
+            generator = generate.ReplayGenerator(lambda q: render_qpos(scene, q, gen_h, gen_w, background=background),
+                                                 traj, traj_fps)
         else:
             generator = _diffusers_generator(config, *config.model_kinds()[0], gen_h, gen_w)
     candidates = generator.generate(first.image, prompt, config.num_candidates)
@@ -532,6 +571,9 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
     if loop_period is not None:
         replay_meta["loop_period_frames"] = int(round(loop_period))  # the phase clock's period (training)
     # the robot model the reference was made for: `niljax train` loads it by default and refuses another one
+    if skill is not None:  # `niljax train` builds the skill's scene for this bundle and renders it the same way
+        replay_meta["skill"] = skill.name
+    replay_meta["background"] = background
     replay_meta["model"] = dict(mjcf=str(scene.asset_path.resolve()) if config.mjcf_path else None,
                                 source=scene.asset_source, fingerprint=scene.model_fingerprint())
     extra = dict(**replay_meta, backend=config.backend, candidate_source=chosen.source, candidate_metadata=chosen.metadata,

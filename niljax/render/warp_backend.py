@@ -148,6 +148,8 @@ class WarpRenderer:
         ctx = self.rc.pytree()
         dw = mjx.refit_bvh(self.mx, self._warp_data(d), ctx)  # BVH bounds follow the new poses
         rgb_packed, _, seg, _ = mjx.render_with_segmentation(self.mx, dw, ctx)
-        geom_id = mjx.get_segmentation(ctx, self.cam_id, seg)
-        rgb = mjx.get_rgb(ctx, self.cam_id, rgb_packed) if self.render_rgb else None
+        # The context renders only `cam_id` (cam_active=[cam_id]): its outputs are indexed by position among the
+        # active cameras, 0, not by the model's camera id (which is not 0 once a scene has a world camera first).
+        geom_id = mjx.get_segmentation(ctx, 0, seg)
+        rgb = mjx.get_rgb(ctx, 0, rgb_packed) if self.render_rgb else None
         return rgb, geom_id

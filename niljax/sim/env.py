@@ -13,7 +13,9 @@ Contract (one env; batch with `jax.vmap` or `BatchedEnv`):
   `metrics["nan_actions"]` (documented handling, never propagated into the physics).
 - Control at `spec.control_hz` (100 Hz default), `n_substeps` physics steps inside one `step`.
 - `reward` is 0: NIL's reward is computed later in the pipeline from renderings. `metrics` carries the two
-  walking metrics (`walk_locomujoco`, `walk_humanoidbench`), `nan_actions`, `fell`, `diverged`, `root_vel_x`.
+  walking metrics (`walk_locomujoco`, `walk_humanoidbench`), `nan_actions`, `fell`, `diverged`, `root_vel_x`;
+  with a skill scene (`niljax.robots.load_skill_scene`) also `task_ok` (the skill's success predicate this
+  step, 0/1) and `task_reward` (its hand-designed reward in [0, 1]), see `niljax.sim.skills`.
 - Termination (`done`=1, `info["truncation"]`=0): fall (root below `fall.min_root_height` or torso tilt above
   `fall.max_tilt_deg`) or non-finite physics state (`metrics["diverged"]` = 1; that step's `obs` and `physics`
   are zeros, never NaN, and `reset_done` replaces the NaN `data` by the reset state). Truncation (`done`=1, `info["truncation"]`=1): the
@@ -45,6 +47,7 @@ from mujoco import mjx
 
 from niljax.robots.scene import RobotScene
 from niljax.sim.metrics import humanoidbench_walk_reward, locomujoco_walk_reward
+from niljax.sim.skills import TaskModel
 
 __all__ = ["EnvConfig", "NilEnv", "State", "PhysicsQuantities", "BatchedEnv", "check_action"]
 
@@ -192,6 +195,8 @@ class NilEnv:
         self._geom_aabb = m.geom_aabb[foot_geoms].astype(np.float32)
         self.obs_dim = 10 + 3 * self.nu + (1 if config.obs_time_index else 0) + (2 if config.phase_period else 0)
         self._warp_template = None
+        # A skill scene (niljax.robots.skill_scene.SkillScene) adds its task's predicate and reward to the metrics.
+        self.task = TaskModel(scene, walk_target=self.walk_target) if hasattr(scene, "task_info") else None
         self.trace_counts = {"reset": 0, "step": 0}  # Python counters: +1 per trace (tests count compiles)
 
     # ------------------------------------------------------------------ physics helpers
@@ -290,6 +295,8 @@ class NilEnv:
                 "prev_action": zero, "final_obs": obs, "first_data": data,
                 "start_root": data.xpos[self.scene.root_body_id]}
         metrics = self._metrics(phys, jnp.int32(0), jnp.bool_(False), jnp.bool_(False))
+        if self.task is not None:
+            metrics.update(self.task.step(data, phys))
         return State(data=data, obs=obs, reward=jnp.float32(0.0), done=jnp.float32(0.0), metrics=metrics,
                      info=info, physics=phys)
 
@@ -350,8 +357,11 @@ class NilEnv:
         obs = jnp.where(diverged, jnp.zeros_like(obs), obs)  # never hand NaNs to the learner
         info = dict(state.info, time_index=time_index, step_count=step_count,
                     truncation=truncated.astype(jnp.float32), prev_action=action, final_obs=obs)
+        metrics = self._metrics(phys, nan_count, fell, diverged)
+        if self.task is not None:
+            metrics.update(self.task.step(data, phys))
         return State(data=data, obs=obs, reward=jnp.float32(0.0), done=(terminated | truncated).astype(jnp.float32),
-                     metrics=self._metrics(phys, nan_count, fell, diverged), info=info, physics=phys)
+                     metrics=metrics, info=info, physics=phys)
 
     def reset_done(self, state: State) -> State:
         """Auto-reset one env where `done`: the reset physics, a fresh start index, zero prev_action. `done`,

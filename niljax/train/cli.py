@@ -83,8 +83,12 @@ def bundle_defaults(base: TrainConfig, reference: str | None) -> TrainConfig:
         meta = json_.loads(meta_path.read_text())
         height, width, clip_len = int(meta["height"]), int(meta["width"]), int(meta["clip_len"])
         encoder = config_for_encoder_id(base.encoder, str(meta.get("encoder", {}).get("id", "")))
+        render = dataclasses.replace(base.render, height=height, width=width)
+        background = (meta.get("extra") or {}).get("background")
+        if background in ("plain", "scene"):  # render the way the reference was (a skill's objects drawn or not)
+            render = dataclasses.replace(render, background=background)
         # the encoder's clip length follows reward.clip_len (TrainConfig.__post_init__)
-        return dataclasses.replace(base, render=dataclasses.replace(base.render, height=height, width=width),
+        return dataclasses.replace(base, render=render,
                                    reward=dataclasses.replace(base.reward, clip_len=clip_len), encoder=encoder)
     except (ValueError, KeyError, TypeError, AttributeError):
         return base

@@ -12,7 +12,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import tyro
 
 from niljax.encoders.factory import EncoderConfig
 from niljax.learner.config import BROConfig
@@ -66,6 +68,13 @@ class TrainConfig:
     device_memory: str = ""
     shard: bool = False  # split the envs over all devices (num_envs must be a multiple of their count)
     distributed: bool = False  # several processes: jax.distributed.initialize() first (see run.init_distributed)
+    # A registered skill (`skills/<name>.toml`, docs/skills.md): the env is the skill's scene (objects, start pose,
+    # action scale, fall condition) and every evaluation reports its success rate and normalised task reward.
+    # "" = the skill the bundle records (`metadata.extra["skill"]`), else none (the plain robot scene).
+    skill: str = ""
+    # What the learner maximises: "nil" (the NIL reward from the renderings) or "task" (the skill's hand-designed
+    # task reward, the RL upper bound of the paper's skill table; no rendering while training). `--reward task`.
+    reward_kind: Annotated[Literal["nil", "task"], tyro.conf.arg(aliases=("--reward",))] = "nil"
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)
@@ -87,6 +96,8 @@ class TrainConfig:
         for name in ("reset_noise", "eval_reset_noise"):
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.reward_kind not in ("nil", "task"):
+            raise ValueError(f"TrainConfig.reward_kind must be 'nil' or 'task', got {self.reward_kind!r}")
         if self.learner.batch_size > self.learner.replay_capacity:
             raise ValueError("TrainConfig.learner.batch_size exceeds learner.replay_capacity")
 

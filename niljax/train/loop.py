@@ -51,6 +51,7 @@ from niljax.learner.loop import batch_sharding, sample_updates
 from niljax.learner.replay import ReplayBuffer, Transition, finite_rows, replay_init, replay_insert
 from niljax.render.camera import anchor_camera, reference_anchor_shift
 from niljax.sim.metrics import episode_walk_return
+from niljax.sim.skills import episode_success
 from niljax.reward import FrameHistory, ReferenceArrays, RewardConfig, VideoEncoder, init_history, nil_reward, push
 
 # Metrics averaged over a chunk; episode sums are accumulated separately.
@@ -88,6 +89,7 @@ class NilTrainer:
     eval_envs: int
     mesh: Mesh | None = None  # shard the env axis over mesh axis "data" (all local devices, or all hosts')
     eval_horizon: int | None = None  # evaluation episode length in control steps (None: the reference length)
+    reward_kind: str = "nil"  # "task": learn from the env's `task_reward` metric (a skill scene), no rendering
     trace_count: int = dataclasses.field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +98,10 @@ class NilTrainer:
         if self.renderer.config.camera_anchor != "agent" and self.reference.root_pos is None:
             raise ValueError(f"RenderConfig.camera_anchor={self.renderer.config.camera_anchor!r} needs the reference's root path, and this bundle "
                              "has no root_pos (make it with the replay backend, or use camera_anchor='agent')")
+        if self.reward_kind not in ("nil", "task"):
+            raise ValueError(f"reward_kind must be 'nil' or 'task', got {self.reward_kind!r}")
+        if self.reward_kind == "task" and getattr(self.env, "task", None) is None:
+            raise ValueError("reward_kind='task' needs an env over a skill scene (niljax.robots.load_skill_scene)")
         self.obs_dim = int(self.env.obs_dim)
         self.act_dim = int(self.env.nu)
         self.num_updates = self.learner_config.num_updates_per_iteration(self.num_envs)
@@ -230,8 +236,13 @@ class NilTrainer:
 
         action = jax.lax.cond(s.env_steps < cfg.random_steps, random_actions, policy_actions, None)
         stepped = jax.vmap(self.env.step)(s.env_state, action)
-        reward, terms, history, _, _ = self._render_reward(
-            consts, self.renderer, stepped, s.history, s.fresh, s.iteration, s.last_video)
+        if self.reward_kind == "task":  # the RL upper bound: the skill's task reward, nothing rendered
+            reward, history = stepped.metrics["task_reward"], s.history
+            zero = jnp.zeros_like(reward)
+            terms = {"reward/video": zero, "reward/iou": zero, "reward/task": reward, "reward/total": reward}
+        else:
+            reward, terms, history, _, _ = self._render_reward(
+                consts, self.renderer, stepped, s.history, s.fresh, s.iteration, s.last_video)
 
         done = stepped.done > 0
         truncated = stepped.info["truncation"].astype(jnp.float32) * done
@@ -293,9 +304,11 @@ class NilTrainer:
         stops there (`walk_loco_sum` is the paper's "environment reward").
 
         Returns per-env arrays: `nil_return`, `iou_mean`, `video_mean`, `penalty_sum`, `walk_loco_sum`,
-        `walk_hb_sum`, `distance`, `fell`, `length`; with `record=True` also `frames` uint8[T,H,W,3] and
-        `masks` bool[T,H,W] of env 0 (for the side-by-side video) and `step_terms` {"reward/video", "reward/iou",
-        "reward/penalty", "reward/total"} f32[T] of env 0 (zero after a fall).
+        `walk_hb_sum`, `distance`, `fell`, `length`; over a skill scene also `task_success` (0/1: the skill's
+        predicate held for its `min_duration_s`) and `task_reward_norm` (mean task reward per step, in [0, 1]);
+        with `record=True` also `frames` uint8[T,H,W,3] and `masks` bool[T,H,W] of env 0 (for the side-by-side
+        video) and `step_terms` {"reward/video", "reward/iou", "reward/penalty", "reward/total"} f32[T] of env 0
+        (zero after a fall).
         """
         return self._evaluate(learner.actor_params, rng, self._consts, record=record)
 
@@ -316,6 +329,7 @@ class NilTrainer:
             stepped = jax.vmap(self.eval_env.step)(env_state, action)
             reward, terms, history, rgb, mask = self._render_reward(
                 consts, renderer, stepped, history, fresh, step, last_video)
+
             def live(x: jax.Array) -> jax.Array:  # finished envs keep stepping but count 0 (where: NaN-proof)
                 return jnp.where(alive, x, 0.0)
 
@@ -330,6 +344,9 @@ class NilTrainer:
                 "root_x": stepped.physics.root_pos[:, 0],
                 "fell": (stepped.done > 0) & ~(stepped.info["truncation"] > 0) & alive,
             }
+            if "task_ok" in stepped.metrics:  # a skill scene: its predicate and task reward
+                out["task_ok"] = live(stepped.metrics["task_ok"])
+                out["task_reward"] = live(stepped.metrics["task_reward"])
             if record:
                 out["frames"] = rgb[0]
                 out["masks"] = mask[0]
@@ -353,6 +370,11 @@ class NilTrainer:
             "fell": jnp.any(traj["fell"], axis=0).astype(jnp.float32),
             "length": length,
         }
+        if "task_ok" in traj:
+            # success: the predicate held for the skill's min duration while alive; the normalised task reward
+            # is the mean per-step task reward over the horizon (0 after a fall), in [0, 1]
+            result["task_success"] = episode_success(traj["task_ok"], traj["length"], self.eval_env.task.min_steps)
+            result["task_reward_norm"] = jnp.sum(traj["task_reward"], axis=0) / self.eval_steps
         if record:
             result["frames"] = traj["frames"]
             result["masks"] = traj["masks"]

@@ -81,7 +81,19 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     mjcf = config.mjcf
     if mjcf is None and recorded.get("mjcf") and Path(recorded["mjcf"]).is_file():
         mjcf = recorded["mjcf"]  # the model the bundle was made with
-    scene = load_robot(robot, mjcf_path=mjcf, plain_background=config.render.background == "plain")
+    skill = config.skill or meta.extra.get("skill") or ""
+    if config.skill and meta.extra.get("skill") and config.skill != meta.extra["skill"]:
+        raise ValueError(f"skill mismatch: the run asks for {config.skill!r} but the bundle {config.reference} was made "
+                         f"for {meta.extra['skill']!r}")
+    if config.reward_kind == "task" and not skill:
+        raise ValueError("--reward task trains on a skill's task reward: pass --skill NAME (registered skills: "
+                         "`niljax skills`) or a bundle made for a skill")
+    if skill:  # the skill's scene: its objects, start pose, action scale and fall condition; task metrics
+        from niljax.robots import load_skill_scene
+
+        scene = load_skill_scene(robot, skill, mjcf_path=mjcf, plain_background=config.render.background == "plain")
+    else:
+        scene = load_robot(robot, mjcf_path=mjcf, plain_background=config.render.background == "plain")
     if recorded.get("fingerprint") and recorded["fingerprint"] != scene.model_fingerprint():
         raise ValueError(
             f"the bundle {config.reference} was made for another model of {robot!r} ({recorded.get('mjcf') or recorded.get('source')}, "
@@ -121,6 +133,7 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
         reference=reference_for_run(bundle, encoder, config), encoder=encoder,
         reward_config=config.reward, learner_config=config.learner, num_envs=config.num_envs,
         iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs, eval_horizon=eval_steps,
+        reward_kind=config.reward_kind,
     )
     return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer)
 

@@ -39,7 +39,7 @@ import numpy as np
 ENV_REWARD_METRIC = "eval/walk_loco_sum"
 # Reported next to the main metric (per row, in table.json "extra") when the runs' summaries have them.
 EXTRA_METRICS = ("eval/walk_hb_sum", "eval/distance", "eval/fell", "eval/iou_mean", "eval/length",
-                 "eval/nil_return")
+                 "eval/nil_return", "eval/task_success", "eval/task_reward_norm")
 
 # Numbers from the NIL paper (Albaba et al., "NIL: No-data Imitation Learning", arXiv 2503.10626): the
 # environment reward (LocoMuJoCo walk reward summed over the evaluation horizon) of NIL on each robot, of the
@@ -194,6 +194,10 @@ def _load_run(run_dir: Path, metric: str) -> RunResult:
     else:
         reward = config.get("reward")
         variant = reward_variant(reward if isinstance(reward, dict) else {})
+        if config.get("reward_kind") == "task":  # the skill's task-reward RL upper bound, not a NIL variant
+            variant = "task_reward"
+    if isinstance(config.get("skill"), str) and config["skill"]:  # skills: one row per (robot, skill, reward)
+        variant = f"{config['skill']}/{variant}"
     env_steps = summary.get("env_steps")
     return RunResult(
         path=str(run_dir), robot=_robot_name(config, summary, run_dir, records), variant=variant,
