@@ -126,7 +126,7 @@ PRESETS = {
     "gpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=224, backend="warp",
                   camera_anchor="both", encoder_preset="base", encoder_dtype="bfloat16", nets={}, batch=1024,
                   replay_ratio=10.0, ladder=(1, 64, 256, 1024), split_ns=(1, 1024), iterations=2, chunks=2,
-                  baseline_steps=40, reference_frames=100, stage_reps=5, matmul_n=8192,
+                  baseline_steps=24, reference_frames=100, stage_reps=5, matmul_n=8192,
                   replay_capacity=1_000_000),
 }
 
@@ -269,18 +269,31 @@ def stage_split(trainer: Any, state: Any, reps: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ main
+def run_order(ladder: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(N, k) in priority order, so that a time budget drops the least informative runs: N = 1 and the largest
+    N with k = 1, then both with k = 8, then the N in between (k = 1, then 8)."""
+    ends = [n for n in (1, max(ladder)) if n in ladder]
+    ends = sorted(set(ends), key=ends.index)
+    middle = [n for n in ladder if n not in ends]
+    return [(n, k) for k in (1, 8) for n in ends] + [(n, k) for k in (1, 8) for n in middle]
+
+
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     preset = PRESETS[args.preset]
     overrides = {k: v for k, v in (("robot", args.robot), ("mjcf", args.mjcf)) if v is not None}
-    if args.robot and args.mjcf is None:
+    if args.robot and args.robot != preset.robot and args.mjcf is None:
         overrides["mjcf"] = None  # another robot: its registry model unless --mjcf names one
     if args.ladder:
         overrides["ladder"] = tuple(int(x) for x in args.ladder.split(","))
     if args.split:
         overrides["split_ns"] = tuple(int(x) for x in args.split.split(","))
+    if "mjcf" not in overrides and preset.mjcf and not Path(preset.mjcf).is_file():
+        print(f"bench_suite: the preset's MJCF {preset.mjcf} is missing (set NILJAX_SHARED to the folder holding "
+              f"locomujoco/): using the registry's {preset.robot}", flush=True)
+        overrides["mjcf"] = None
     preset = dataclasses.replace(preset, **overrides)
     if preset.mjcf and not Path(preset.mjcf).is_file():
-        raise SystemExit(f"--mjcf {preset.mjcf}: no such file (pass the robot's MJCF, or set NILJAX_SHARED)")
+        raise SystemExit(f"--mjcf {preset.mjcf}: no such file")
     missing = [n for n in preset.split_ns if n not in preset.ladder]
     if missing:
         raise SystemExit(f"split Ns {missing} are not in the ladder {preset.ladder}")
@@ -332,33 +345,93 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             log(f"baseline k={k}: {r['env_steps_per_s']:.1f} env-steps/s  "
                 + " ".join(f"{s}={v:.2f}" for s, v in r["stage_ms_per_step"].items()) + " ms/step")
 
+    rows: list[dict] = []
+    splits: list[dict] = []
+    skipped: list[dict] = []
+    roofline: dict[str, Any] = {}
+    out_dir = Path(args.out_dir) if args.out_dir else RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"suite_{args.preset}_{device}"
+
+    def save(final: bool = False) -> dict[str, Any]:
+        """Write the JSON (and the PNG) with what has been measured so far: a run killed by a timeout still
+        leaves its results (`complete` false)."""
+        baseline = {}
+        for k, runs in baseline_runs.items():
+            if not runs:
+                continue
+            rates = [r["env_steps_per_s"] for r in runs]
+            stages = {s: float(np.mean([r["stage_ms_per_step"][s] for r in runs])) for s in STAGES}
+            baseline[str(k)] = {"env_steps_per_s": float(np.mean(rates)), "brackets_env_steps_per_s": rates,
+                                "stage_ms_per_step": stages, "runs": runs}
+        speedups = {}
+        for k in (1, 8):
+            mine = {r["num_envs"]: r["env_steps_per_s"] for r in rows if r["video_every_k"] == k}
+            if str(k) not in baseline or not mine:
+                continue
+            base_rate = baseline[str(k)]["env_steps_per_s"]
+            best_n = max(mine, key=mine.get)
+            speedups[str(k)] = {"best_num_envs": best_n, "best_over_baseline": mine[best_n] / base_rate,
+                                "n1_over_baseline": mine[1] / base_rate if 1 in mine else None}
+        result = {
+            "benchmark": "bench_suite", "preset": args.preset, "device": device, "complete": final,
+            "jax_devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
+            "cpu_count": os.cpu_count(), "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "load_average_start": load_start, "load_average_end": list(os.getloadavg()),
+            "versions": versions(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "setting": {**dataclasses.asdict(preset), "render": dataclasses.asdict(render),
+                        "encoder": dataclasses.asdict(encoder), "timesformer": dataclasses.asdict(tsf),
+                        "baseline_views": views, "baseline_updates_per_step": preset.replay_ratio,
+                        "baseline_batch": REFERENCE_BATCH},
+            "baseline": baseline, "baseline_errors": baseline_errors,
+            "niljax": sorted(rows, key=lambda r: (r["video_every_k"], r["num_envs"])), "skipped": skipped,
+            "stage_split": sorted(splits, key=lambda sp: sp["num_envs"]), "roofline": roofline,
+            "speedup": speedups,
+            "notes": ("same per-env work: scene, render size and views, encoder architecture, networks and replay "
+                      "ratio (samples per env step) match; baseline = mean of two brackets around the niljax runs; "
+                      "stage ms are medians of each stage's jitted function on one state, 'fused' is the whole "
+                      "compiled iteration; the machine may be shared (see load averages)"),
+            "wall_s": time.perf_counter() - t_start,
+            "paths": [str(out_dir / f"{stem}.json"), str(out_dir / f"{stem}.png")],
+        }
+        (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+        if final or rows:
+            plot(result, out_dir / f"{stem}.png")
+        return result
+
     run_baseline()
+    save()
 
     # 3-4. niljax ladder (k = 1, 8) and the per-stage split.
-    rows, splits = [], []
-    for n in preset.ladder:
-        for k in (1, 8):
-            config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder)
-            trainer = build_pipeline(config).trainer
-            state, r = time_niljax(trainer, preset.chunks)
-            row = {"num_envs": n, "video_every_k": k, "updates_per_iteration": trainer.num_updates,
-                   "batch_size": config.learner.batch_size,
-                   "effective_replay_ratio": config.learner.effective_replay_ratio(n), **r}
-            rows.append(row)
-            log(f"niljax N={n} k={k}: {r['env_steps_per_s']:.1f} env-steps/s (first call {r['first_call_s']:.0f} s, "
-                f"K={trainer.num_updates} B={config.learner.batch_size})")
-            if k == 1 and n in preset.split_ns:
-                split = stage_split(trainer, state, preset.stage_reps)
-                split["fused_ms_per_env_step"] = 1e3 / r["env_steps_per_s"]
-                splits.append(split)
-                log(f"  split N={n}: " + " ".join(f"{s}={v:.2f}" for s, v in split["stage_ms_per_env_step"].items())
-                    + f" ms/env-step (fused {split['fused_ms_per_env_step']:.2f})")
-            del trainer, state
+    for n, k in run_order(preset.ladder):
+        if args.budget_s and time.perf_counter() - t_start > args.budget_s:
+            skipped.append({"num_envs": n, "video_every_k": k, "why": f"past --budget-s {args.budget_s}"})
+            log(f"niljax N={n} k={k}: skipped ({skipped[-1]['why']})")
+            continue
+        config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder)
+        trainer = build_pipeline(config).trainer
+        state, r = time_niljax(trainer, preset.chunks)
+        row = {"num_envs": n, "video_every_k": k, "updates_per_iteration": trainer.num_updates,
+               "batch_size": config.learner.batch_size,
+               "effective_replay_ratio": config.learner.effective_replay_ratio(n), **r}
+        rows.append(row)
+        log(f"niljax N={n} k={k}: {r['env_steps_per_s']:.1f} env-steps/s (first call {r['first_call_s']:.0f} s, "
+            f"K={trainer.num_updates} B={config.learner.batch_size})")
+        if k == 1 and n in preset.split_ns:
+            split = stage_split(trainer, state, preset.stage_reps)
+            split["fused_ms_per_env_step"] = 1e3 / r["env_steps_per_s"]
+            splits.append(split)
+            log(f"  split N={n}: " + " ".join(f"{s}={v:.2f}" for s, v in split["stage_ms_per_env_step"].items())
+                + f" ms/env-step (fused {split['fused_ms_per_env_step']:.2f})")
+        del trainer, state
+        save()
 
     # 5. Roofline: encoder FLOPs (XLA cost analysis) against a matmul measured now.
     flops = flops_per_clip(tsf)
     peak_dtype = jnp.bfloat16 if on_accel else jnp.float32
     peak = matmul_peak_tflops(preset.matmul_n, peak_dtype)
+    roofline.update({**flops, "matmul_n": preset.matmul_n, "matmul_dtype": jnp.dtype(peak_dtype).name,
+                     "matmul_peak_tflops": peak})
     for split in splits:
         per_iter = flops["flops_per_clip"] * split["num_envs"]
         enc_s = split["stage_ms_per_iteration"]["encoder"] / 1e3
@@ -369,50 +442,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
 
     # 6. Baseline, second bracket.
     run_baseline()
-    baseline = {}
-    for k, runs in baseline_runs.items():
-        if not runs:
-            continue
-        rates = [r["env_steps_per_s"] for r in runs]
-        stages = {s: float(np.mean([r["stage_ms_per_step"][s] for r in runs])) for s in STAGES}
-        baseline[str(k)] = {"env_steps_per_s": float(np.mean(rates)), "brackets_env_steps_per_s": rates,
-                            "stage_ms_per_step": stages, "runs": runs}
-
-    speedups = {}
-    for k in (1, 8):
-        if str(k) not in baseline:
-            continue
-        base_rate = baseline[str(k)]["env_steps_per_s"]
-        mine = {r["num_envs"]: r["env_steps_per_s"] for r in rows if r["video_every_k"] == k}
-        best_n = max(mine, key=mine.get)
-        speedups[str(k)] = {"best_num_envs": best_n, "best_over_baseline": mine[best_n] / base_rate,
-                            "n1_over_baseline": mine[1] / base_rate if 1 in mine else None}
-    result = {
-        "benchmark": "bench_suite", "preset": args.preset, "device": device,
-        "jax_devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
-        "cpu_count": os.cpu_count(), "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
-        "load_average_start": load_start, "load_average_end": list(os.getloadavg()),
-        "versions": versions(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "setting": {**dataclasses.asdict(preset), "render": dataclasses.asdict(render),
-                    "encoder": dataclasses.asdict(encoder), "timesformer": dataclasses.asdict(tsf),
-                    "baseline_views": views, "baseline_updates_per_step": preset.replay_ratio,
-                    "baseline_batch": REFERENCE_BATCH},
-        "baseline": baseline, "baseline_errors": baseline_errors, "niljax": rows, "stage_split": splits,
-        "roofline": {**flops, "matmul_n": preset.matmul_n, "matmul_dtype": jnp.dtype(peak_dtype).name,
-                     "matmul_peak_tflops": peak},
-        "speedup": speedups,
-        "notes": ("same per-env work: scene, render size and views, encoder architecture, networks and replay "
-                  "ratio (samples per env step) match; baseline = mean of two brackets around the niljax runs; "
-                  "stage ms are medians of each stage's jitted function on one state, 'fused' is the whole "
-                  "compiled iteration; the machine may be shared (see load averages)"),
-        "wall_s": time.perf_counter() - t_start,
-    }
-    out_dir = Path(args.out_dir) if args.out_dir else RESULTS
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"suite_{args.preset}_{device}"
-    (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(result, out_dir / f"{stem}.png")
-    result["paths"] = [str(out_dir / f"{stem}.json"), str(out_dir / f"{stem}.png")]
+    result = save(final=True)
     log(f"wrote {result['paths'][0]} and .png ({result['wall_s']:.0f} s)")
     return result
 
@@ -437,8 +467,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
         if k in result["baseline"]:
             ax.axhline(result["baseline"][k]["env_steps_per_s"], color=colour, ls="--",
                        label=f"original-style baseline (1 env), video every {k}")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    if result["niljax"]:  # (a partial save may hold the baseline only)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
     ax.set_xlabel("N (parallel envs)")
     ax.set_ylabel("env-steps/s")
     s = result["setting"]
@@ -484,6 +515,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--split", default=None, help="comma-separated N values for the per-stage split")
     p.add_argument("--torch-threads", type=int, default=1,
                    help="baseline's torch CPU threads (0: torch's default); see original_style_nil.py")
+    p.add_argument("--budget-s", type=float, default=None,
+                   help="start no niljax run after this many seconds (skipped runs are listed in the JSON)")
     p.add_argument("--device-name", default=None, help="name in the output files (default e.g. cpu-2core)")
     p.add_argument("--out-dir", default=None, help="folder for the JSON and PNG (default benchmarks/results)")
     p.add_argument("--quiet", action="store_true")

@@ -39,7 +39,8 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 
 def test_suite_json_has_every_part_with_finite_values(smoke: tuple[dict, Path]) -> None:
     result, _ = smoke
-    assert result["preset"] == "smoke" and result["device"] == "test"
+    assert result["preset"] == "smoke" and result["device"] == "test" and result["complete"]
+    assert result["skipped"] == []
     assert len(result["load_average_start"]) == 3 and all(_finite(v) for v in result["load_average_end"])
     assert {"jax", "mujoco", "torch", "transformers"} <= set(result["versions"])
     setting = result["setting"]
