@@ -120,7 +120,7 @@ PRESETS = {
     "cpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=48, backend="jax",
                   camera_anchor="both", encoder_preset="tiny", encoder_dtype="float32", nets=CPU_NETS, batch=256,
                   replay_ratio=1.0, ladder=(1, 8, 32), split_ns=(1, 8), iterations=5, chunks=2,
-                  baseline_steps=150, reference_frames=100, stage_reps=5, matmul_n=1024),
+                  baseline_steps=30, reference_frames=100, stage_reps=5, matmul_n=1024),
     # experiments/walking.py --tier gpu: 224 px, warp renderer, both anchors, TimeSformer-base size (random
     # weights: same FLOPs as K400) in bf16, BRO official networks, batch 1024, replay ratio 10.
     "gpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=224, backend="warp",

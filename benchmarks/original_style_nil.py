@@ -312,13 +312,13 @@ class OriginalStyleNIL:
         return float(reward)
 
     def run(self, steps: int, warmup: int | None = None) -> dict[str, Any]:
-        """`warmup` untimed steps (jit compiles, GL and torch warm-up; default: 3 encoder calls' worth), then
+        """`warmup` untimed steps (jit compiles, GL and torch warm-up; default k + 2: two encoder calls), then
         `steps` timed steps.
 
         Returns env_steps_per_s, seconds, stage_ms_per_step {stage: ms per env step}, updates_per_step, and
         the last reward (finite check)."""
         timers = dict.fromkeys(STAGES, 0.0)
-        for _ in range(3 * self.reward.video_every_k + 2 if warmup is None else warmup):
+        for _ in range(self.reward.video_every_k + 2 if warmup is None else warmup):
             self.step(timers)
         timers = dict.fromkeys(STAGES, 0.0)
         t0 = time.perf_counter()
