@@ -7,11 +7,13 @@
 #    random weights in bf16, BRO official networks, batch 1024, replay ratio 10): the original-style baseline,
 #    niljax over N = 1 .. 1024 with the video term every step and every 8 steps, the per-stage split, and the
 #    roofline (encoder FLOPs against a bf16 matmul measured in the same run). `--budget-s` stops starting new
-#    niljax runs after 170 s (skipped runs are listed in the JSON; the most informative runs go first).
+#    niljax runs after 190 s (skipped runs are listed in the JSON; the most informative runs go first).
 # 2. A 3-minute H1 training throughput probe: experiments/walking.py at the GPU tier (the paper table's
 #    setting, N = 1024) with a random-init TimeSformer-base (no hub access needed; set ENCODER_WEIGHTS to a
-#    local K400 folder to use the real weights), killed after 180 s; the env-steps/s of its chunks are read
-#    from metrics.jsonl (written line by line, valid after a kill) into probe_h1.json.
+#    local K400 folder to use the real weights), killed after 180 s (less if the suite ran long); the
+#    env-steps/s of its chunks are read from metrics.jsonl (written line by line, valid after a kill) into
+#    probe_h1.json.
+# DRY_RUN=1 prints the two heavy commands instead of running them (everything else runs: a CPU check).
 #
 # Needs: the project installed with jax[cuda], mujoco-mjx, warp-lang, torch, transformers (a CPU torch works:
 # the baseline's TimeSformer then runs on the host, as stated in the JSON). The LocoMuJoCo H1 model and walk
@@ -24,14 +26,16 @@ export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 MUJOCO_GL=${MUJOCO_GL:-egl}
 # JAX, warp and torch share one GPU: JAX must not take 75% of its memory up front.
 export XLA_PYTHON_CLIENT_PREALLOCATE=${XLA_PYTHON_CLIENT_PREALLOCATE:-false}
 T0=$(date +%s)
+RUN=""
+if [ -n "${DRY_RUN:-}" ]; then RUN=echo; fi
 
 DEVICE=$($PY -c 'import sys; sys.path.insert(0, "benchmarks"); from bench_timesformer import machine_name; print(machine_name())') || {
   echo "device_suite: python/jax not usable ($PY)"; exit 1; }
-RESULTS=benchmarks/results/$DEVICE
+RESULTS=${RESULTS_DIR:-benchmarks/results/$DEVICE}
 mkdir -p "$RESULTS"
 echo "device_suite: $DEVICE -> $RESULTS"
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1; uptime;
-  $PY -c 'import jax; print(jax.__version__, jax.devices())' 2>&1; } > "$RESULTS/environment.txt"
+  $PY -c 'import jax; print(jax.__version__, jax.devices())'; } > "$RESULTS/environment.txt" 2>&1
 
 SHARED=""
 for d in "${NILJAX_SHARED:-}" shared ../shared; do
@@ -45,25 +49,26 @@ else
   echo "device_suite: no LocoMuJoCo fixtures found: suite on the registry's H1, probe skipped"
 fi
 
-# 1. The suite (compiles dominate): no niljax run starts after 170 s, hard stop at 280 s. The JSON is rewritten
-#    after every run, so a run cut by the timeout still leaves what was measured ("complete": false).
-timeout 280 $PY benchmarks/bench_suite.py --preset gpu ${MJCF_ARGS[@]+"${MJCF_ARGS[@]}"} --robot h1 \
-  --out-dir "$RESULTS" --device-name "$DEVICE" --budget-s 170 --torch-threads 0 2>&1 | tee "$RESULTS/suite.log"
+# 1. The suite (compiles dominate): no niljax run starts after 190 s, hard stop at 300 s. The JSON is rewritten
+#    after every run, so a run cut by the timeout still leaves what was measured ("complete": false). Runs go
+#    largest N first (N = 1024, then 1, each k = 1 then k = 8, then the N between).
+$RUN timeout 300 $PY benchmarks/bench_suite.py --preset gpu ${MJCF_ARGS[@]+"${MJCF_ARGS[@]}"} --robot h1 \
+  --out-dir "$RESULTS" --device-name "$DEVICE" --budget-s 190 --torch-threads 0 2>&1 | tee "$RESULTS/suite.log"
 echo "device_suite: suite exit ${PIPESTATUS[0]} after $(( $(date +%s) - T0 )) s"
 
 # 2. The H1 training throughput probe (180 s, whatever is left of 8 minutes minus a margin).
-LEFT=$(( 460 - ($(date +%s) - T0) ))
+LEFT=$(( 470 - ($(date +%s) - T0) ))
 PROBE_S=$(( LEFT < 180 ? LEFT : 180 ))
 if [ -n "$SHARED" ] && [ "$PROBE_S" -gt 60 ]; then
-  RUN=$(mktemp -d)/walking
+  RUN_DIR=$(mktemp -d)/walking
   ENC=(--set 'encoder.kind="timesformer-random"' --set 'encoder.preset="base"')
   if [ -n "${ENCODER_WEIGHTS:-}" ]; then ENC=(--encoder-weights "$ENCODER_WEIGHTS"); fi
-  timeout "$PROBE_S" $PY experiments/walking.py --robot h1 --tier gpu --seed 0 --out "$RUN" --no-progress \
+  $RUN timeout "$PROBE_S" $PY experiments/walking.py --robot h1 --tier gpu --seed 0 --out "$RUN_DIR" --no-progress \
     --mjcf "$SHARED/locomujoco/models/unitree_h1/h1.xml" \
     --trajectory "$SHARED/locomujoco/datasets/02-constspeed_UnitreeH1.npz" \
     --env-steps 100000000 --eval-every 100000000 --set iterations_per_call=2 --set write_video=false "${ENC[@]}" \
     2>&1 | tee "$RESULTS/probe_h1.log"
-  $PY - "$RUN" "$RESULTS/probe_h1.json" "$PROBE_S" <<'EOF'
+  $PY - "$RUN_DIR" "$RESULTS/probe_h1.json" "$PROBE_S" <<'EOF'
 import json, pathlib, sys
 run, out, limit = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])
 files = list(run.rglob("metrics.jsonl"))
