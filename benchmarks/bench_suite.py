@@ -108,6 +108,8 @@ class Preset:
     matmul_n: int
     clip_len: int = 8
     replay_capacity: int = 100_000
+    min_seconds: float = 0.0  # each niljax (N, k) is timed over at least this long (and `chunks` chunks)
+    stage_min_seconds: float = 0.0  # each stage of the split: at least `stage_reps` calls and this long
 
 
 PRESETS = {
@@ -120,14 +122,15 @@ PRESETS = {
     "cpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=48, backend="jax",
                   camera_anchor="both", encoder_preset="tiny", encoder_dtype="float32", nets=CPU_NETS, batch=256,
                   replay_ratio=1.0, ladder=(1, 8, 32), split_ns=(1, 8), iterations=5, chunks=2,
-                  baseline_steps=30, reference_frames=100, stage_reps=5, matmul_n=1024),
+                  baseline_steps=30, reference_frames=100, stage_reps=5, matmul_n=1024, min_seconds=4.0,
+                  stage_min_seconds=1.0),
     # experiments/walking.py --tier gpu: 224 px, warp renderer, both anchors, TimeSformer-base size (random
     # weights: same FLOPs as K400) in bf16, BRO official networks, batch 1024, replay ratio 10.
     "gpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=224, backend="warp",
                   camera_anchor="both", encoder_preset="base", encoder_dtype="bfloat16", nets={}, batch=1024,
-                  replay_ratio=10.0, ladder=(1, 64, 256, 1024), split_ns=(1, 1024), iterations=2, chunks=2,
+                  replay_ratio=10.0, ladder=(1, 64, 256, 1024), split_ns=(1024,), iterations=2, chunks=2,
                   baseline_steps=24, reference_frames=100, stage_reps=5, matmul_n=8192,
-                  replay_capacity=1_000_000),
+                  replay_capacity=1_000_000, min_seconds=2.0, stage_min_seconds=0.5),
 }
 
 
@@ -172,24 +175,39 @@ def train_config(preset: Preset, bundle: Path, run_dir: Path, num_envs: int, k: 
         learner=learner_for(preset, num_envs))
 
 
-def time_niljax(trainer: Any, chunks: int) -> tuple[Any, dict[str, float]]:
+def time_niljax(trainer: Any, chunks: int, min_seconds: float) -> tuple[Any, dict[str, float]]:
+    """First call (compile) timed apart; then at least `chunks` chunks and `min_seconds` (a shared machine's
+    bursts average out over a longer window)."""
     state = trainer.init(jax.random.PRNGKey(0))
     t0 = time.perf_counter()
     state, m = trainer.train_chunk(state)
     jax.block_until_ready(m)
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for _ in range(chunks):
+    done = 0
+    while done < chunks or time.perf_counter() - t0 < min_seconds:
         state, m = trainer.train_chunk(state)
-    jax.block_until_ready((state, m))
+        jax.block_until_ready(m)
+        done += 1
     dt = time.perf_counter() - t0
-    steps = trainer.num_envs * trainer.iterations_per_call * chunks
+    steps = trainer.num_envs * trainer.iterations_per_call * done
     finite = all(bool(np.isfinite(float(v))) for v in jax.device_get(m).values())
-    return state, {"env_steps_per_s": steps / dt, "seconds": dt, "first_call_s": compile_s,
+    return state, {"env_steps_per_s": steps / dt, "seconds": dt, "chunks": done, "first_call_s": compile_s,
                    "metrics_finite": finite, "reward_total": float(m["reward/total"])}
 
 
-def stage_split(trainer: Any, state: Any, reps: int) -> dict[str, Any]:
+def median_call_s(fn: Any, args: tuple, reps: int, min_seconds: float) -> float:
+    """Median seconds of `fn(*args)` after one warm-up call, over at least `reps` calls and `min_seconds`."""
+    jax.block_until_ready(fn(*args))
+    times: list[float] = []
+    while len(times) < reps or sum(times) < min_seconds:
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def stage_split(trainer: Any, state: Any, reps: int, min_seconds: float = 0.0) -> dict[str, Any]:
     """Each stage of one niljax iteration as its own jitted function on `state`: median ms per call."""
     env, renderer, cfg = trainer.env, trainer.renderer, trainer.learner_config
     reference, encoder = trainer.reference, trainer.encoder
@@ -245,8 +263,8 @@ def stage_split(trainer: Any, state: Any, reps: int) -> dict[str, Any]:
     own_replay = jax.tree.map(jnp.copy, state.replay)  # the trainer's state keeps its own buffer
     own_replay, batches = replay_stage(own_replay, transition, key)
     jax.block_until_ready(batches)
-    replay_times = []
-    for _ in range(reps):
+    replay_times: list[float] = []
+    while len(replay_times) < reps or sum(replay_times) < min_seconds:
         t0 = time.perf_counter()
         own_replay, out = replay_stage(own_replay, transition, key)
         jax.block_until_ready((own_replay, out))
@@ -270,8 +288,7 @@ def stage_split(trainer: Any, state: Any, reps: int) -> dict[str, Any]:
         if name == "encoder" and encoder is None:
             ms[name] = 0.0
             continue
-        med, _ = time_calls(fn, args, reps)
-        ms[name] = 1e3 * med
+        ms[name] = 1e3 * median_call_s(fn, args, reps, min_seconds)
     ms["replay"] = 1e3 * float(np.median(replay_times))
     ms = {name: ms[name] for name in STAGES}
     flops_enc = None
@@ -282,9 +299,9 @@ def stage_split(trainer: Any, state: Any, reps: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ main
 def run_order(ladder: tuple[int, ...]) -> list[tuple[int, int]]:
-    """(N, k) in priority order, so that a time budget drops the least informative runs: N = 1 and the largest
-    N with k = 1, then both with k = 8, then the N in between (k = 1, then 8)."""
-    ends = [n for n in (1, max(ladder)) if n in ladder]
+    """(N, k) in priority order, so that a time budget drops the least informative runs: the largest N and
+    N = 1 with k = 1, then both with k = 8, then the N in between (k = 1, then 8)."""
+    ends = [n for n in (max(ladder), 1) if n in ladder]
     ends = sorted(set(ends), key=ends.index)
     middle = [n for n in ladder if n not in ends]
     return [(n, k) for k in (1, 8) for n in ends] + [(n, k) for k in (1, 8) for n in middle]
@@ -422,7 +439,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             continue
         config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder)
         trainer = build_pipeline(config).trainer
-        state, r = time_niljax(trainer, preset.chunks)
+        state, r = time_niljax(trainer, preset.chunks, preset.min_seconds)
         row = {"num_envs": n, "video_every_k": k, "updates_per_iteration": trainer.num_updates,
                "batch_size": config.learner.batch_size,
                "effective_replay_ratio": config.learner.effective_replay_ratio(n), **r}
@@ -430,7 +447,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         log(f"niljax N={n} k={k}: {r['env_steps_per_s']:.1f} env-steps/s (first call {r['first_call_s']:.0f} s, "
             f"K={trainer.num_updates} B={config.learner.batch_size})")
         if k == 1 and n in preset.split_ns:
-            split = stage_split(trainer, state, preset.stage_reps)
+            split = stage_split(trainer, state, preset.stage_reps, preset.stage_min_seconds)
             split["fused_ms_per_env_step"] = 1e3 / r["env_steps_per_s"]
             splits.append(split)
             log(f"  split N={n}: " + " ".join(f"{s}={v:.2f}" for s, v in split["stage_ms_per_env_step"].items())
