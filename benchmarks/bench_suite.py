@@ -365,6 +365,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                                         camera=render.camera, replay_capacity=preset.replay_capacity,
                                         fovy=render.fovy, torch_threads=args.torch_threads)
                 r = base.run(preset.baseline_steps)
+                r["load_average_1m"] = os.getloadavg()[0]  # a shared machine: each run records its load
             except Exception as e:  # noqa: BLE001 - e.g. no OpenGL on a new machine: record it, run niljax anyway
                 baseline_errors.append(f"{type(e).__name__}: {e}"[:500])
                 log(f"baseline k={k} failed: {baseline_errors[-1]}")
@@ -440,7 +441,8 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder)
         trainer = build_pipeline(config).trainer
         state, r = time_niljax(trainer, preset.chunks, preset.min_seconds)
-        row = {"num_envs": n, "video_every_k": k, "updates_per_iteration": trainer.num_updates,
+        row = {"num_envs": n, "video_every_k": k, "load_average_1m": os.getloadavg()[0],
+               "updates_per_iteration": trainer.num_updates,
                "batch_size": config.learner.batch_size,
                "effective_replay_ratio": config.learner.effective_replay_ratio(n), **r}
         rows.append(row)
