@@ -11,7 +11,9 @@ What runs, in this order, in one process:
  2. the original-style baseline (`original_style_nil.py`: one env, C MuJoCo, `mujoco.Renderer`, PyTorch HF
     TimeSformer, numpy IoU/penalties/replay, official-style JAX BRO updates on host-sampled batches), video
     term every step (k = 1) and every 8 steps (k = 8);
- 3. niljax `NilTrainer.train_chunk` for each N of the ladder, k = 1 and k = 8, timed after compilation;
+ 3. niljax `NilTrainer.train_chunk` for each N of the ladder, k = 1 and k = 8, timed after compilation over
+    at least the preset's `chunks` and `min_seconds`; in priority order (largest N and N = 1 first, see
+    `run_order`), and with `--budget-s` no run starts past the budget (the JSON lists what was skipped);
  4. the per-stage split of the niljax iteration at the split Ns: each stage's jitted function timed on the
     same state (policy, physics, render (+ frame history push), encoder (clip assembly + TimeSformer +
     cosine), IoU + penalties, replay insert + sample, BRO updates), against the fused iteration's time;
@@ -29,7 +31,8 @@ at N >= 2 it uses the preset's batch B with K = replay_ratio * N * 128 / B updat
 samples = the same samples per env step, in fewer sequential steps: see docs/learner.md). `random_steps` = 0
 and no resets: every timed step includes its updates.
 
-Output: `benchmarks/results/suite_<preset>_<device>.json` and `.png` (or `--out-dir`). The PNG: env-steps/s
+Output: `benchmarks/results/suite_<preset>_<device>.json` and `.png` (or `--out-dir`), rewritten after every
+run (`complete` is true once all ran); every baseline and niljax run records the 1-minute load average. The PNG: env-steps/s
 vs N (niljax k = 1 and 8, the baseline's two figures as horizontal lines) and stacked bars of each stage's
 share of an env step (the baseline, niljax at the split Ns; ms per env step written on the segments, the
 stage sum and the fused iteration's ms per env step under each bar).

@@ -51,7 +51,7 @@ fi
 
 # 1. The suite (compiles dominate): no niljax run starts after 190 s, hard stop at 300 s. The JSON is rewritten
 #    after every run, so a run cut by the timeout still leaves what was measured ("complete": false). Runs go
-#    largest N first (N = 1024, then 1, each k = 1 then k = 8, then the N between).
+#    in priority order: N = 1024 and N = 1 with k = 1, then both with k = 8, then the N between.
 $RUN timeout 300 $PY benchmarks/bench_suite.py --preset gpu ${MJCF_ARGS[@]+"${MJCF_ARGS[@]}"} --robot h1 \
   --out-dir "$RESULTS" --device-name "$DEVICE" --budget-s 190 --torch-threads 0 2>&1 | tee "$RESULTS/suite.log"
 echo "device_suite: suite exit ${PIPESTATUS[0]} after $(( $(date +%s) - T0 )) s"
