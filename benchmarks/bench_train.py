@@ -25,16 +25,16 @@ from niljax import _runtime
 
 _runtime.configure()
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import numpy as np
 
-from niljax.encoders.factory import EncoderConfig  # noqa: E402
-from niljax.learner.bro import BROConfig  # noqa: E402
-from niljax.render import RenderConfig  # noqa: E402
-from niljax.reward import RewardConfig  # noqa: E402
-from niljax.train.config import TrainConfig  # noqa: E402
-from niljax.train.demo import make_replay_bundle  # noqa: E402
-from niljax.train.run import build_pipeline  # noqa: E402
+from niljax.encoders.factory import EncoderConfig
+from niljax.learner.bro import BROConfig
+from niljax.render import RenderConfig
+from niljax.reward import RewardConfig
+from niljax.train.config import TrainConfig
+from niljax.train.demo import make_replay_bundle
+from niljax.train.run import build_pipeline
 
 
 def main() -> None:
@@ -56,10 +56,13 @@ def main() -> None:
     device = args.device_name or ("cpu-2core" if jax.default_backend() == "cpu" else jax.devices()[0].device_kind)
     render = RenderConfig(height=args.size, width=args.size, backend=args.backend)
     encoder = EncoderConfig(kind="timesformer-random", preset=args.encoder)
-    scene = load_robot(args.robot, mjcf_path=args.mjcf)
+    # The bundle is rendered from the very scene the run loads (same MJCF, same background): a bundle made from
+    # the registry's model would not fit an explicit --mjcf (another qpos length, another fingerprint).
+    scene = load_robot(args.robot, mjcf_path=args.mjcf, plain_background=render.background == "plain")
     qpos = np.repeat(scene.home_qpos[None], 40, axis=0)
     tmp = Path(tempfile.mkdtemp(prefix="niljax-bench-"))
-    bundle = make_replay_bundle(tmp / "bundle", args.robot, qpos, render, encoder, 8, source="bench:home-pose")
+    bundle = make_replay_bundle(tmp / "bundle", args.robot, qpos, render, encoder, 8, source="bench:home-pose",
+                                scene=scene)
     results = []
     for num_envs in [int(n) for n in args.envs.split(",")]:
         for use_video in (True, False):
@@ -82,8 +85,8 @@ def main() -> None:
             jax.block_until_ready(m)
             elapsed = time.perf_counter() - t0
             steps = num_envs * args.iterations * args.chunks
-            row = dict(num_envs=num_envs, video_term=use_video, env_steps_per_s=steps / elapsed,
-                       first_call_s=compile_s, updates_per_iteration=args.updates)
+            row = {"num_envs": num_envs, "video_term": use_video, "env_steps_per_s": steps / elapsed,
+                       "first_call_s": compile_s, "updates_per_iteration": args.updates}
             print(json.dumps(row), flush=True)
             results.append(row)
     # Side by side, same run: how much the video term (TimeSformer on every env's clip) costs at each N.
@@ -91,10 +94,10 @@ def main() -> None:
     ratios = {str(n): rate[(n, False)] / rate[(n, True)] for n, v in rate if v and (n, False) in rate}
     out = Path(__file__).parent / "results" / f"train_{device}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    payload = dict(benchmark="nil-train-iteration", device=device, robot=args.robot, render=dataclasses.asdict(render),
-                   encoder=dataclasses.asdict(encoder), iterations_per_chunk=args.iterations,
-                   jax=jax.__version__, python=platform.python_version(), loadavg_1m=os.getloadavg()[0],
-                   results=results, no_video_over_video_speed=ratios)
+    payload = {"benchmark": "nil-train-iteration", "device": device, "robot": args.robot, "render": dataclasses.asdict(render),
+                   "encoder": dataclasses.asdict(encoder), "iterations_per_chunk": args.iterations,
+                   "jax": jax.__version__, "python": platform.python_version(), "loadavg_1m": os.getloadavg()[0],
+                   "results": results, "no_video_over_video_speed": ratios}
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -1,0 +1,565 @@
+"""End-to-end suite: niljax against an original-style NIL loop, the same minutes, stage by stage, one JSON + PNG.
+
+    python benchmarks/bench_suite.py --preset cpu          # H1 (LocoMuJoCo MJCF) at the paper table's CPU tier
+    python benchmarks/bench_suite.py --preset gpu          # H1 at the GPU tier (224 px, TimeSformer-base size)
+    python benchmarks/bench_suite.py --preset smoke        # toy arm, tiny everything (the test runs this)
+    python benchmarks/bench_suite.py --preset cpu --robot g1 --mjcf ../shared/locomujoco/models/unitree_g1/g1.xml
+
+What runs, in this order, in one process:
+ 1. a reference bundle: a static home-pose clip of `--robot` from the scene loaded from `--mjcf` (speed does
+    not depend on what the reference shows), rendered with the training renderer, embedded by the encoder;
+ 2. the original-style baseline (`original_style_nil.py`: one env, C MuJoCo, `mujoco.Renderer`, PyTorch HF
+    TimeSformer, numpy IoU/penalties/replay, official-style JAX BRO updates on host-sampled batches), video
+    term every step (k = 1) and every 8 steps (k = 8);
+ 3. niljax `NilTrainer.train_chunk` for each N of the ladder, k = 1 and k = 8, timed after compilation over
+    at least the preset's `chunks` and `min_seconds`; in priority order (largest N and N = 1 first, see
+    `run_order`), and with `--budget-s` no run starts past the budget (the JSON lists what was skipped);
+ 4. the per-stage split of the niljax iteration at the split Ns: each stage's jitted function timed on the
+    same state (policy, physics, render (+ frame history push), encoder (clip assembly + TimeSformer +
+    cosine), IoU + penalties, replay insert + sample, BRO updates), against the fused iteration's time;
+ 5. roofline: the encoder's FLOPs per iteration (XLA cost analysis of the TimeSformer forward,
+    `bench_timesformer.flops_per_clip`) and its achieved fraction of a large matmul measured in this run
+    (bf16 on an accelerator, f32 on CPU);
+ 6. the baseline again (k = 1 and k = 8): the machine is shared, so the baseline brackets the niljax runs in
+    time and its figure is the mean of the two measurements (both are recorded).
+
+Same per-env work on both sides: the same scene, render size and camera views (`camera_anchor="both"`
+renders two views per step on both sides), encoder architecture and clip length, network sizes, and the
+replay ratio in niljax's meaning (replayed samples per collected transition = `replay_ratio` x 128). The
+baseline does `replay_ratio` updates of batch 128 per env step (official BRO); niljax at N = 1 does the same;
+at N >= 2 it uses the preset's batch B with K = replay_ratio * N * 128 / B updates per iteration (so K * B
+samples = the same samples per env step, in fewer sequential steps: see docs/learner.md). `random_steps` = 0
+and no resets: every timed step includes its updates.
+
+Output: `benchmarks/results/suite_<preset>_<device>.json` and `.png` (or `--out-dir`), rewritten after every
+run (`complete` is true once all ran); every baseline and niljax run records the 1-minute load average. The PNG: env-steps/s
+vs N (niljax k = 1 and 8, the baseline's two figures as horizontal lines) and stacked bars of each stage's
+share of an env step (the baseline, niljax at the split Ns; ms per env step written on the segments, the
+stage sum and the fused iteration's ms per env step under each bar).
+"""
+
+from __future__ import annotations
+
+from niljax import _runtime
+
+_runtime.configure(offline_hub=True)
+
+import argparse
+import dataclasses
+import importlib.metadata as md
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark modules
+from bench_timesformer import flops_per_clip, machine_name, time_calls
+from original_style_nil import STAGES, OriginalStyleNIL
+
+from niljax.encoders.factory import EncoderConfig
+from niljax.learner import bro
+from niljax.learner.bro import BROConfig
+from niljax.learner.replay import Transition, replay_insert, replay_sample
+from niljax.render import RenderConfig
+from niljax.render.camera import anchor_camera, reference_anchor_shift
+from niljax.reward import RewardConfig, nil_reward, push
+from niljax.reward.history import clip
+from niljax.reward.terms import pad_clip_with_reference, take_rows, video_similarity
+from niljax.train.config import TrainConfig
+from niljax.train.demo import make_replay_bundle
+from niljax.train.run import build_pipeline
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LOCOMUJOCO = Path(os.environ.get("NILJAX_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "locomujoco"
+REFERENCE_BATCH = 128  # BRO's official batch: the replay ratio is counted at it (BROConfig.reference_batch_size)
+
+# Network sizes per preset: the CPU tier of experiments/walking.py; the GPU tier uses BRO's official defaults.
+CPU_NETS = {"critic_width": 256, "critic_depth": 1, "actor_width": 128, "actor_depth": 1, "n_quantiles": 25}
+SMOKE_NETS = {"critic_width": 64, "critic_depth": 1, "actor_width": 64, "actor_depth": 1, "n_quantiles": 25}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Everything that sizes one suite run (both sides are built from it)."""
+
+    robot: str
+    mjcf: str | None
+    size: int
+    backend: str  # niljax renderer: "jax" | "warp"
+    camera_anchor: str  # "agent" | "reference" | "both" (two views per step)
+    encoder_preset: str  # random-init TimeSformer preset: tiny | small | base
+    encoder_dtype: str  # "float32" | "bfloat16"
+    nets: dict  # BROConfig network fields
+    batch: int  # BRO batch for N >= 2 (N = 1 uses the official 128, as the baseline does)
+    replay_ratio: float  # updates per env step at batch 128
+    ladder: tuple[int, ...]  # niljax N values
+    split_ns: tuple[int, ...]  # N values whose per-stage split is measured
+    iterations: int  # iterations per compiled chunk
+    chunks: int  # timed chunks per (N, k)
+    baseline_steps: int  # timed baseline env steps per (k, bracket)
+    reference_frames: int
+    stage_reps: int
+    matmul_n: int
+    clip_len: int = 8
+    replay_capacity: int = 100_000
+    min_seconds: float = 0.0  # each niljax (N, k) is timed over at least this long (and `chunks` chunks)
+    stage_min_seconds: float = 0.0  # each stage of the split: at least `stage_reps` calls and this long
+
+
+PRESETS = {
+    "smoke": Preset(robot="toy_arm", mjcf=None, size=32, backend="jax", camera_anchor="agent", encoder_preset="tiny",
+                    encoder_dtype="float32", nets=SMOKE_NETS, batch=64, replay_ratio=1.0, ladder=(1, 2),
+                    split_ns=(2,), iterations=2, chunks=1, baseline_steps=8, reference_frames=16, stage_reps=1,
+                    matmul_n=256, replay_capacity=10_000),
+    # experiments/walking.py --tier cpu: 48 px, jax renderer, both anchors, tiny random TimeSformer (8 frames),
+    # BRO 256x1 / 128x1, 25 quantiles, batch 256, K = 4 at N = 8 (= replay ratio 1 at batch 128).
+    "cpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=48, backend="jax",
+                  camera_anchor="both", encoder_preset="tiny", encoder_dtype="float32", nets=CPU_NETS, batch=256,
+                  replay_ratio=1.0, ladder=(1, 8, 32), split_ns=(1, 8), iterations=5, chunks=2,
+                  baseline_steps=30, reference_frames=100, stage_reps=5, matmul_n=1024, min_seconds=4.0,
+                  stage_min_seconds=1.0),
+    # experiments/walking.py --tier gpu: 224 px, warp renderer, both anchors, TimeSformer-base size (random
+    # weights: same FLOPs as K400) in bf16, BRO official networks, batch 1024, replay ratio 10.
+    "gpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=224, backend="warp",
+                  camera_anchor="both", encoder_preset="base", encoder_dtype="bfloat16", nets={}, batch=1024,
+                  replay_ratio=10.0, ladder=(1, 64, 256, 1024), split_ns=(1024,), iterations=2, chunks=2,
+                  baseline_steps=24, reference_frames=100, stage_reps=5, matmul_n=8192,
+                  replay_capacity=1_000_000, min_seconds=2.0, stage_min_seconds=0.5),
+}
+
+
+def learner_for(preset: Preset, num_envs: int) -> BROConfig:
+    """BRO config for N envs at the preset's replay ratio (batch 128 at N = 1, the preset's batch above)."""
+    batch = REFERENCE_BATCH if num_envs == 1 else preset.batch
+    # K set explicitly so that K * B = replay_ratio * N * 128 for any batch (large_batch mode needs B >= 128)
+    updates = max(1, round(preset.replay_ratio * num_envs * REFERENCE_BATCH / batch))
+    return BROConfig(**preset.nets, batch_size=batch, updates_per_env_step=preset.replay_ratio,
+                     updates_per_iteration=updates, random_steps=0, reset_steps=(),
+                     replay_capacity=max(preset.replay_capacity, batch))
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("jax", "jaxlib", "mujoco", "mujoco-mjx", "flax", "optax", "torch", "transformers", "warp-lang"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        out["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                           cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return out
+
+
+def matmul_peak_tflops(n: int, dtype: Any, reps: int = 5) -> float:
+    """Measured n x n x n matmul TFLOP/s in `dtype` (the device's practical peak for the roofline)."""
+    a = jax.random.normal(jax.random.key(0), (n, n), dtype)
+    b = jax.random.normal(jax.random.key(1), (n, n), dtype)
+    med, _ = time_calls(jax.jit(lambda x, y: x @ y), (a, b), reps)
+    return 2 * n**3 / med / 1e12
+
+
+# ------------------------------------------------------------------------------------------------ niljax
+def train_config(preset: Preset, bundle: Path, run_dir: Path, num_envs: int, k: int, render: RenderConfig,
+                 encoder: EncoderConfig) -> TrainConfig:
+    return TrainConfig(
+        reference=str(bundle), robot=preset.robot, mjcf=preset.mjcf, run_dir=str(run_dir), num_envs=num_envs,
+        iterations_per_call=preset.iterations, eval_envs=1, progress=False, write_video=False, render=render,
+        encoder=encoder, reward=RewardConfig(clip_len=preset.clip_len, video_every_k=k,
+                                             encoder_dtype=preset.encoder_dtype),
+        learner=learner_for(preset, num_envs))
+
+
+def time_niljax(trainer: Any, chunks: int, min_seconds: float) -> tuple[Any, dict[str, float]]:
+    """First call (compile) timed apart; then at least `chunks` chunks and `min_seconds` (a shared machine's
+    bursts average out over a longer window)."""
+    state = trainer.init(jax.random.PRNGKey(0))
+    t0 = time.perf_counter()
+    state, m = trainer.train_chunk(state)
+    jax.block_until_ready(m)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    done = 0
+    while done < chunks or time.perf_counter() - t0 < min_seconds:
+        state, m = trainer.train_chunk(state)
+        jax.block_until_ready(m)
+        done += 1
+    dt = time.perf_counter() - t0
+    steps = trainer.num_envs * trainer.iterations_per_call * done
+    finite = all(bool(np.isfinite(float(v))) for v in jax.device_get(m).values())
+    return state, {"env_steps_per_s": steps / dt, "seconds": dt, "chunks": done, "first_call_s": compile_s,
+                   "metrics_finite": finite, "reward_total": float(m["reward/total"])}
+
+
+def median_call_s(fn: Any, args: tuple, reps: int, min_seconds: float) -> float:
+    """Median seconds of `fn(*args)` after one warm-up call, over at least `reps` calls and `min_seconds`."""
+    jax.block_until_ready(fn(*args))
+    times: list[float] = []
+    while len(times) < reps or sum(times) < min_seconds:
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def stage_split(trainer: Any, state: Any, reps: int, min_seconds: float = 0.0) -> dict[str, Any]:
+    """Each stage of one niljax iteration as its own jitted function on `state`: median ms per call."""
+    env, renderer, cfg = trainer.env, trainer.renderer, trainer.learner_config
+    reference, encoder = trainer.reference, trainer.encoder
+    rcfg = trainer.reward_config
+    n, k_updates = trainer.num_envs, trainer.num_updates
+    anchor = renderer.config.camera_anchor
+    root = env.scene.root_body_id
+    key = jax.random.PRNGKey(1)
+    obs = state.env_state.obs
+
+    act = jax.jit(bro.act_explore)
+    action = act(state.learner, obs, key)
+    physics = jax.jit(jax.vmap(env.step))
+    stepped = physics(state.env_state, action)
+
+    @jax.jit
+    def render(stepped: Any, history: Any, fresh: jax.Array) -> Any:  # the loop's _render_reward, render part
+        data, info = stepped.data, stepped.info
+        pose_mask = renderer.render(data)[1] if anchor == "both" else None
+        if anchor in ("reference", "both"):
+            shift = reference_anchor_shift(reference.root_pos, info["time_index"],
+                                           info["time_index"] - info["step_count"], data.xpos[:, root],
+                                           info["start_root"])
+            data = anchor_camera(data, renderer.cam_id, shift)
+        rgb, mask = renderer.render(data)
+        return push(history, rgb, mask, reset=fresh), pose_mask
+
+    history, pose_mask = render(stepped, state.history, state.fresh)
+    t = jnp.clip(stepped.info["time_index"], 0, reference.num_frames - 1)
+    dtype = jnp.bfloat16 if rcfg.encoder_dtype == "bfloat16" else jnp.float32
+
+    @jax.jit
+    def encode(encoder: Any, history: Any, reference: Any, t: jax.Array) -> jax.Array:  # nil_reward's video term
+        frames, masks = clip(history)
+        frames, masks = pad_clip_with_reference(frames, masks, history.count, reference, t)
+        return video_similarity(encoder, frames, masks, take_rows(reference.embeddings, t),
+                                similarity=rcfg.similarity, dtype=dtype)
+
+    no_video = dataclasses.replace(rcfg, use_video=False)
+    reward_fn = jax.jit(lambda reference, history, phys, ti, pm: nil_reward(
+        no_video, reference, None, history, phys, ti, extra_view_mask=pm)[0])
+    reward = reward_fn(reference, history, stepped.physics, stepped.info["time_index"], pose_mask)
+    transition = Transition(obs=obs, action=action, reward=reward, next_obs=stepped.obs,
+                            terminated=jnp.zeros((n,)), truncated=jnp.zeros((n,)))
+
+    def replay_impl(replay: Any, transition: Any, key: jax.Array) -> Any:
+        replay = replay_insert(replay, transition)
+        return replay, jax.vmap(lambda kk: replay_sample(replay, kk, cfg.batch_size))(jax.random.split(key, k_updates))
+
+    # The buffer is donated and threaded from call to call, so the insert is in place as in the fused loop
+    # (without donation every call would copy the whole buffer: 48 ms per call for H1 at capacity 100k).
+    replay_stage = jax.jit(replay_impl, donate_argnums=0)
+    own_replay = jax.tree.map(jnp.copy, state.replay)  # the trainer's state keeps its own buffer
+    own_replay, batches = replay_stage(own_replay, transition, key)
+    jax.block_until_ready(batches)
+    replay_times: list[float] = []
+    while len(replay_times) < reps or sum(replay_times) < min_seconds:
+        t0 = time.perf_counter()
+        own_replay, out = replay_stage(own_replay, transition, key)
+        jax.block_until_ready((own_replay, out))
+        replay_times.append(time.perf_counter() - t0)
+    del own_replay, out
+
+    @jax.jit
+    def updates(learner: Any, batches: Any) -> Any:
+        return jax.lax.scan(lambda lr, b: bro.update(lr, b), learner, batches)[0]
+
+    calls = {
+        "policy": (act, (state.learner, obs, key)),
+        "physics": (physics, (state.env_state, action)),
+        "render": (render, (stepped, state.history, state.fresh)),
+        "encoder": (encode, (encoder, history, reference, t)),
+        "reward": (reward_fn, (reference, history, stepped.physics, stepped.info["time_index"], pose_mask)),
+        "updates": (updates, (state.learner, batches)),
+    }
+    ms = {}
+    for name, (fn, args) in calls.items():
+        if name == "encoder" and encoder is None:
+            ms[name] = 0.0
+            continue
+        ms[name] = 1e3 * median_call_s(fn, args, reps, min_seconds)
+    ms["replay"] = 1e3 * float(np.median(replay_times))
+    ms = {name: ms[name] for name in STAGES}
+    flops_enc = None
+    return {"num_envs": n, "updates_per_iteration": k_updates, "batch_size": cfg.batch_size,
+            "stage_ms_per_iteration": ms, "stage_ms_per_env_step": {k: v / n for k, v in ms.items()},
+            "sum_ms_per_iteration": sum(ms.values()), "encoder_flops_per_iteration": flops_enc}
+
+
+# ------------------------------------------------------------------------------------------------ main
+def run_order(ladder: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(N, k) in priority order, so that a time budget drops the least informative runs: the largest N and
+    N = 1 with k = 1, then both with k = 8, then the N in between (k = 1, then 8)."""
+    ends = [n for n in (max(ladder), 1) if n in ladder]
+    ends = sorted(set(ends), key=ends.index)
+    middle = [n for n in ladder if n not in ends]
+    return [(n, k) for k in (1, 8) for n in ends] + [(n, k) for k in (1, 8) for n in middle]
+
+
+def run_suite(args: argparse.Namespace) -> dict[str, Any]:
+    preset = PRESETS[args.preset]
+    overrides = {k: v for k, v in (("robot", args.robot), ("mjcf", args.mjcf)) if v is not None}
+    if args.robot and args.robot != preset.robot and args.mjcf is None:
+        overrides["mjcf"] = None  # another robot: its registry model unless --mjcf names one
+    if args.ladder:
+        overrides["ladder"] = tuple(int(x) for x in args.ladder.split(","))
+    if args.split:
+        overrides["split_ns"] = tuple(int(x) for x in args.split.split(","))
+    if "mjcf" not in overrides and preset.mjcf and not Path(preset.mjcf).is_file():
+        print(f"bench_suite: the preset's MJCF {preset.mjcf} is missing (set NILJAX_SHARED to the folder holding "
+              f"locomujoco/): using the registry's {preset.robot}", flush=True)
+        overrides["mjcf"] = None
+    preset = dataclasses.replace(preset, **overrides)
+    if preset.mjcf and not Path(preset.mjcf).is_file():
+        raise SystemExit(f"--mjcf {preset.mjcf}: no such file")
+    missing = [n for n in preset.split_ns if n not in preset.ladder]
+    if missing:
+        raise SystemExit(f"split Ns {missing} are not in the ladder {preset.ladder}")
+
+    from niljax.encoders.factory import _preset as tsf_preset  # the architecture build_encoder uses
+    from niljax.reward import load_bundle
+    from niljax.robots import load_robot
+
+    t_start = time.perf_counter()
+    load_start = list(os.getloadavg())
+    device = args.device_name or machine_name()
+    on_accel = jax.devices()[0].platform != "cpu"
+    render = RenderConfig(height=preset.size, width=preset.size, backend=preset.backend,
+                          camera_anchor=preset.camera_anchor)
+    encoder = EncoderConfig(kind="timesformer-random", preset=preset.encoder_preset, clip_len=preset.clip_len, seed=0)
+    tsf = tsf_preset(preset.encoder_preset, preset.clip_len)
+    log = (lambda *a: print(*a, flush=True)) if not args.quiet else (lambda *a: None)
+
+    # 1. The bench bundle, rendered from the scene the runs load (the same MJCF: qpos lengths agree).
+    scene = load_robot(preset.robot, mjcf_path=preset.mjcf, plain_background=render.background == "plain")
+    tmp = Path(tempfile.mkdtemp(prefix="niljax-suite-"))
+    qpos = np.repeat(scene.home_qpos[None], preset.reference_frames, axis=0)
+    t0 = time.perf_counter()
+    bundle_dir = make_replay_bundle(tmp / "bundle", preset.robot, qpos, render, encoder, preset.clip_len,
+                                    source="bench:home-pose", scene=scene)
+    bundle = load_bundle(bundle_dir)
+    log(f"bundle: {preset.robot} {preset.size}px x {preset.reference_frames} frames ({time.perf_counter() - t0:.0f} s)")
+
+    # 2. Baseline, first bracket.
+    views = 2 if preset.camera_anchor == "both" else 1
+    baseline_runs: dict[int, list[dict]] = {1: [], 8: []}
+    baseline_errors: list[str] = []
+
+    def run_baseline() -> None:
+        for k in (1, 8):
+            try:
+                base = OriginalStyleNIL(scene, np.asarray(bundle.frames), np.asarray(bundle.masks), tsf,
+                                        RewardConfig(clip_len=preset.clip_len, video_every_k=k),
+                                        learner_for(preset, 1), updates_per_step=preset.replay_ratio, views=views,
+                                        camera=render.camera, replay_capacity=preset.replay_capacity,
+                                        fovy=render.fovy, torch_threads=args.torch_threads)
+                r = base.run(preset.baseline_steps)
+                r["load_average_1m"] = os.getloadavg()[0]  # a shared machine: each run records its load
+            except Exception as e:  # noqa: BLE001 - e.g. no OpenGL on a new machine: record it, run niljax anyway
+                baseline_errors.append(f"{type(e).__name__}: {e}"[:500])
+                log(f"baseline k={k} failed: {baseline_errors[-1]}")
+                continue
+            del base
+            baseline_runs[k].append(r)
+            log(f"baseline k={k}: {r['env_steps_per_s']:.1f} env-steps/s  "
+                + " ".join(f"{s}={v:.2f}" for s, v in r["stage_ms_per_step"].items()) + " ms/step")
+
+    rows: list[dict] = []
+    splits: list[dict] = []
+    skipped: list[dict] = []
+    roofline: dict[str, Any] = {}
+    out_dir = Path(args.out_dir) if args.out_dir else RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"suite_{args.preset}_{device}"
+
+    def save(final: bool = False) -> dict[str, Any]:
+        """Write the JSON (and the PNG) with what has been measured so far: a run killed by a timeout still
+        leaves its results (`complete` false)."""
+        baseline = {}
+        for k, runs in baseline_runs.items():
+            if not runs:
+                continue
+            rates = [r["env_steps_per_s"] for r in runs]
+            stages = {s: float(np.mean([r["stage_ms_per_step"][s] for r in runs])) for s in STAGES}
+            baseline[str(k)] = {"env_steps_per_s": float(np.mean(rates)), "brackets_env_steps_per_s": rates,
+                                "stage_ms_per_step": stages, "runs": runs}
+        speedups = {}
+        for k in (1, 8):
+            mine = {r["num_envs"]: r["env_steps_per_s"] for r in rows if r["video_every_k"] == k}
+            if str(k) not in baseline or not mine:
+                continue
+            base_rate = baseline[str(k)]["env_steps_per_s"]
+            best_n = max(mine, key=mine.get)
+            speedups[str(k)] = {"best_num_envs": best_n, "best_over_baseline": mine[best_n] / base_rate,
+                                "n1_over_baseline": mine[1] / base_rate if 1 in mine else None}
+        result = {
+            "benchmark": "bench_suite", "preset": args.preset, "device": device, "complete": final,
+            "jax_devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
+            "cpu_count": os.cpu_count(), "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+            "load_average_start": load_start, "load_average_end": list(os.getloadavg()),
+            "versions": versions(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "setting": {**dataclasses.asdict(preset), "render": dataclasses.asdict(render),
+                        "encoder": dataclasses.asdict(encoder), "timesformer": dataclasses.asdict(tsf),
+                        "baseline_views": views, "baseline_updates_per_step": preset.replay_ratio,
+                        "baseline_batch": REFERENCE_BATCH},
+            "baseline": baseline, "baseline_errors": baseline_errors,
+            "niljax": sorted(rows, key=lambda r: (r["video_every_k"], r["num_envs"])), "skipped": skipped,
+            "stage_split": sorted(splits, key=lambda sp: sp["num_envs"]), "roofline": roofline,
+            "speedup": speedups,
+            "notes": ("same per-env work: scene, render size and views, encoder architecture, networks and replay "
+                      "ratio (samples per env step) match; baseline = mean of two brackets around the niljax runs; "
+                      "stage ms are medians of each stage's jitted function on one state, 'fused' is the whole "
+                      "compiled iteration; the machine may be shared (see load averages)"),
+            "wall_s": time.perf_counter() - t_start,
+            "paths": [str(out_dir / f"{stem}.json"), str(out_dir / f"{stem}.png")],
+        }
+        (out_dir / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+        if final or rows:
+            plot(result, out_dir / f"{stem}.png")
+        return result
+
+    run_baseline()
+    save()
+
+    # 3-4. niljax ladder (k = 1, 8) and the per-stage split.
+    for n, k in run_order(preset.ladder):
+        if args.budget_s and time.perf_counter() - t_start > args.budget_s:
+            skipped.append({"num_envs": n, "video_every_k": k, "why": f"past --budget-s {args.budget_s}"})
+            log(f"niljax N={n} k={k}: skipped ({skipped[-1]['why']})")
+            continue
+        config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder)
+        trainer = build_pipeline(config).trainer
+        state, r = time_niljax(trainer, preset.chunks, preset.min_seconds)
+        row = {"num_envs": n, "video_every_k": k, "load_average_1m": os.getloadavg()[0],
+               "updates_per_iteration": trainer.num_updates,
+               "batch_size": config.learner.batch_size,
+               "effective_replay_ratio": config.learner.samples_per_transition(n) / REFERENCE_BATCH, **r}
+        rows.append(row)
+        log(f"niljax N={n} k={k}: {r['env_steps_per_s']:.1f} env-steps/s (first call {r['first_call_s']:.0f} s, "
+            f"K={trainer.num_updates} B={config.learner.batch_size})")
+        if k == 1 and n in preset.split_ns:
+            split = stage_split(trainer, state, preset.stage_reps, preset.stage_min_seconds)
+            split["fused_ms_per_env_step"] = 1e3 / r["env_steps_per_s"]
+            splits.append(split)
+            log(f"  split N={n}: " + " ".join(f"{s}={v:.2f}" for s, v in split["stage_ms_per_env_step"].items())
+                + f" ms/env-step (fused {split['fused_ms_per_env_step']:.2f})")
+        del trainer, state
+        save()
+
+    # 5. Roofline: encoder FLOPs (XLA cost analysis) against a matmul measured now.
+    flops = flops_per_clip(tsf)
+    peak_dtype = jnp.bfloat16 if on_accel else jnp.float32
+    peak = matmul_peak_tflops(preset.matmul_n, peak_dtype)
+    roofline.update({**flops, "matmul_n": preset.matmul_n, "matmul_dtype": jnp.dtype(peak_dtype).name,
+                     "matmul_peak_tflops": peak})
+    for split in splits:
+        per_iter = flops["flops_per_clip"] * split["num_envs"]
+        enc_s = split["stage_ms_per_iteration"]["encoder"] / 1e3
+        split["encoder_flops_per_iteration"] = per_iter
+        split["encoder_tflops_per_s"] = per_iter / enc_s / 1e12 if enc_s > 0 else None
+        split["encoder_fraction_of_matmul_peak"] = (split["encoder_tflops_per_s"] / peak
+                                                    if split["encoder_tflops_per_s"] else None)
+
+    # 6. Baseline, second bracket.
+    run_baseline()
+    result = save(final=True)
+    log(f"wrote {result['paths'][0]} and .png ({result['wall_s']:.0f} s)")
+    return result
+
+
+STAGE_COLOURS = {"policy": "#9e9e9e", "physics": "#1f77b4", "render": "#ff7f0e", "encoder": "#d62728",
+                 "reward": "#2ca02c", "replay": "#8c564b", "updates": "#9467bd"}
+STAGE_LABELS = {"policy": "policy (act)", "physics": "physics", "render": "render", "encoder": "encoder",
+                "reward": "IoU + penalties", "replay": "replay insert/sample", "updates": "BRO updates"}
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Left: env-steps/s vs N with the baseline as lines; right: each stage's share of an env step (stacked)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(14, 5.5))
+    for k, colour in (("1", "tab:blue"), ("8", "tab:orange")):
+        pts = sorted((r["num_envs"], r["env_steps_per_s"]) for r in result["niljax"] if str(r["video_every_k"]) == k)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=colour, label=f"niljax, video every {k}")
+        if k in result["baseline"]:
+            ax.axhline(result["baseline"][k]["env_steps_per_s"], color=colour, ls="--",
+                       label=f"original-style baseline (1 env), video every {k}")
+    if result["niljax"]:  # (a partial save may hold the baseline only)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+    ax.set_xlabel("N (parallel envs)")
+    ax.set_ylabel("env-steps/s")
+    s = result["setting"]
+    ax.set_title(f"{s['robot']} {s['size']}px, {s['encoder_preset']} TimeSformer, RR {s['replay_ratio']:g} "
+                 f"- {result['device']}", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+
+    bars = []
+    if "1" in result["baseline"]:
+        base = result["baseline"]["1"]
+        bars.append((f"baseline (1 env)\n{1e3 / base['env_steps_per_s']:.2f} ms/step", base["stage_ms_per_step"]))
+    for split in result["stage_split"]:
+        label = (f"niljax N={split['num_envs']}\nsum {sum(split['stage_ms_per_env_step'].values()):.2f}, fused "
+                 f"{split['fused_ms_per_env_step']:.2f} ms")
+        bars.append((label, split["stage_ms_per_env_step"]))
+    x = np.arange(len(bars))
+    totals = np.array([sum(b[1].values()) for b in bars])
+    bottom = np.zeros(len(bars))
+    for stage in STAGES:
+        vals = np.array([b[1].get(stage, 0.0) for b in bars])
+        share = 100 * vals / np.maximum(totals, 1e-12)
+        bx.bar(x, share, bottom=bottom, color=STAGE_COLOURS[stage], label=STAGE_LABELS[stage], width=0.6)
+        for i in np.nonzero(share >= 6)[0]:
+            bx.text(x[i], bottom[i] + share[i] / 2, f"{vals[i]:.2f}", ha="center", va="center", fontsize=7)
+        bottom += share
+    bx.set_xticks(x, [b[0] for b in bars], fontsize=8)
+    bx.set_ylim(0, 100)
+    bx.set_ylabel("% of the env step's time (labels: ms per env step)")
+    bx.set_title("per-stage split, video every step (each stage's jitted function timed alone)", fontsize=10)
+    bx.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    p.add_argument("--robot", default=None, help="robot name (default: the preset's)")
+    p.add_argument("--mjcf", default=None, help="explicit MJCF of the robot (the bundle is rendered from it too)")
+    p.add_argument("--ladder", default=None, help="comma-separated N values (default: the preset's)")
+    p.add_argument("--split", default=None, help="comma-separated N values for the per-stage split")
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="baseline's torch CPU threads (0: torch's default); see original_style_nil.py")
+    p.add_argument("--budget-s", type=float, default=None,
+                   help="start no niljax run after this many seconds (skipped runs are listed in the JSON)")
+    p.add_argument("--device-name", default=None, help="name in the output files (default e.g. cpu-2core)")
+    p.add_argument("--out-dir", default=None, help="folder for the JSON and PNG (default benchmarks/results)")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    return run_suite(args)
+
+
+if __name__ == "__main__":
+    main()
