@@ -1,4 +1,4 @@
-"""`niljax plan` figures for the GPU tier (H1, 224x224, TimeSformer-base in bfloat16, BRO batch 1024, replay 2M):
+"""`niljax plan` figures for the GPU tier (H1, 224x224, TimeSformer-base in bfloat16, BRO large-batch mode: batch 4096, 2 updates per env step, replay 2M):
 N = 256, 1024, 4096, without and with encoder chunks, against an 80 GB (H100) and a 141 GB (H200) device.
 
 Nothing is compiled or allocated: shapes and XLA cost analysis of lowered programs only, so this runs on a CPU.
@@ -33,8 +33,8 @@ def gpu_tier(num_envs: int, chunk: int) -> TrainConfig:
     return TrainConfig(robot="h1", num_envs=num_envs, render=RenderConfig(height=224, width=224, backend="warp"),
                        encoder=EncoderConfig(kind="timesformer"),
                        reward=RewardConfig(encoder_dtype="bfloat16", encoder_chunk=chunk),
-                       learner=BROConfig(batch_size=1024, lr_batch_scaling="sqrt", replay_capacity=2_000_000,
-                                         reset_steps=(15_000,)))
+                       learner=BROConfig(replay_mode="large_batch", updates_per_env_step=2, batch_size=4096,
+                                         replay_capacity=2_000_000, reset_steps=(15_000,)))
 
 
 def main() -> None:
