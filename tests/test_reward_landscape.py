@@ -10,8 +10,8 @@ With the real Kinetics-400 weights we expect the video term alone to order a > b
 Replay and rendering use the project's own pieces: `niljax.sim.replay` (`load_trajectory`, `trajectory_qpos`
 maps the walk's `q_<joint>` arrays onto the scene's joints by name; the LocoMuJoCo fixture's names match),
 `niljax.render.kinematics.kinematic_data` (batched MJX kinematics, no physics) and the batched renderer
-`niljax.render.BatchRenderer` (backend "warp", 64x64, plain background, `follow` camera of the scene built by
-`niljax.robots.load_robot`), all frames in one jitted render call. Physics quantities are zero (no simulation),
+`niljax.render.BatchRenderer` (backend "warp", and "hull", the pure-JAX mesh renderer; 64x64, plain background,
+`follow` camera of the scene built by `niljax.robots.load_robot`), all frames in one jitted render call. Physics quantities are zero (no simulation),
 so the total here is ζ·video + β·IoU.
 """
 
@@ -27,7 +27,7 @@ import niljax.reward as nr
 HW, STRIDE, T, SHIFT = 64, 2, 24, 6  # 64x64 renders, 50 Hz (every 2nd mocap frame), 24 steps, 0.12 s shift
 
 
-def _render_videos(locomujoco_dir):
+def _render_videos(locomujoco_dir, backend="warp"):
     robots = pytest.importorskip("niljax.robots")
     replay = pytest.importorskip("niljax.sim.replay")
     render = pytest.importorskip("niljax.render")
@@ -48,7 +48,7 @@ def _render_videos(locomujoco_dir):
     random_q[:, adr[~root]] = walk_q[:1, adr[~root]] + np.cumsum(rng.normal(0, 0.1, (T, (~root).sum())), 0)
 
     qpos = np.concatenate([walk_q, walk_q[:1], random_q])  # one batch: walk (T+SHIFT), still (1), random (T)
-    cfg = render.RenderConfig(height=HW, width=HW, backend="warp", background="plain")
+    cfg = render.RenderConfig(height=HW, width=HW, backend=backend, background="plain")
     renderer = render.BatchRenderer(m, scene.robot_geom_mask, cfg, num_envs=len(qpos))
     rgb, mask = jax.jit(renderer.render)(kinematic_data(m, qpos))
     rgb, mask = np.asarray(rgb), np.asarray(mask)
@@ -65,10 +65,20 @@ def _render_videos(locomujoco_dir):
     return videos
 
 
+def _warp_available() -> bool:
+    from niljax.render import warp_available
+
+    return warp_available()
+
+
 @pytest.mark.fixtures
-def test_reward_landscape_h1_walk(locomujoco_dir):
+@pytest.mark.parametrize("backend", [
+    pytest.param("warp", marks=pytest.mark.skipif(not _warp_available(), reason="warp-lang not installed")),
+    "hull",  # the pure-JAX renderer that runs where warp cannot (TPU): the landscape must keep its order
+])
+def test_reward_landscape_h1_walk(locomujoco_dir, backend):
     encoders = pytest.importorskip("niljax.encoders")
-    videos = _render_videos(locomujoco_dir)
+    videos = _render_videos(locomujoco_dir, backend)
     ref_rgb, ref_mask = videos["a_same"]
     assert 0.005 < ref_mask.mean() < 0.5, f"robot covers {ref_mask.mean():.3f} of the frame: camera problem?"
 

@@ -117,14 +117,20 @@ def _polytope_points(normals: np.ndarray, offsets: np.ndarray, inner: np.ndarray
     return np.concatenate([verts, np.einsum("bk,fkj->fbj", bary, tri).reshape(-1, 3)])
 
 
+# View directions for the silhouette error: the 13 axes of a 26-DOP (coordinate axes, face and body diagonals).
+_VIEWS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, -1, 0], [1, 0, 1], [1, 0, -1], [0, 1, 1],
+                   [0, 1, -1], [1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], float)
+_VIEWS /= np.linalg.norm(_VIEWS, axis=1, keepdims=True)
+
+
 class _Surface:
-    """Dense area-weighted samples of a mesh surface with their face normals (outside-distance estimates)."""
+    """Dense area-weighted samples of a mesh surface, projected along 13 view directions: how far a point's
+    projection falls outside the mesh's silhouette in those views (what a render sees; internal faces, flipped
+    windings and open shells do not fool it)."""
 
     def __init__(self, verts: np.ndarray, faces: np.ndarray, seed: int = 0) -> None:
         tri = verts[faces]
-        cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        area = 0.5 * np.linalg.norm(cross, axis=1)
-        normal = cross / np.maximum(2 * area[:, None], 1e-12)
+        area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
         rng = np.random.default_rng(seed)
         p = area / area.sum() if area.sum() > 0 else None
         fi = rng.choice(len(faces), size=_SAMPLES, p=p)
@@ -132,19 +138,27 @@ class _Surface:
         flip = r.sum(1) > 1
         r[flip] = 1 - r[flip]
         a, b, c = tri[fi, 0], tri[fi, 1], tri[fi, 2]
-        pts = a + r[:, :1] * (b - a) + r[:, 1:] * (c - a)
-        self.points = np.concatenate([pts, verts])
-        vnormal = np.zeros_like(verts)
-        np.add.at(vnormal, faces.reshape(-1), np.repeat(cross, 3, 0))
-        vnormal /= np.maximum(np.linalg.norm(vnormal, axis=1, keepdims=True), 1e-12)
-        self.normals = np.concatenate([normal[fi], vnormal])
-        self.tree = cKDTree(self.points)
+        pts = np.concatenate([a + r[:, :1] * (b - a) + r[:, 1:] * (c - a), verts])
+        # sample spacing: projections of points inside the silhouette are at most about this far from a sample
+        self.spacing = 2.0 * float(np.sqrt(max(area.sum(), 1e-12) / len(pts)))
+        self.bases = []
+        self.trees = []
+        for u in _VIEWS:
+            e1 = np.cross(u, [0.3, 0.5, 0.8])
+            e1 /= np.linalg.norm(e1)
+            e2 = np.cross(u, e1)
+            basis = np.stack([e1, e2], 1)
+            self.bases.append(basis)
+            self.trees.append(cKDTree(pts @ basis))
 
     def outside(self, q: np.ndarray) -> np.ndarray:
-        """Estimated distance of each query point outside the surface (0 when inside or on it)."""
-        dist, idx = self.tree.query(q)
-        side = np.einsum("ij,ij->i", q - self.points[idx], self.normals[idx])
-        return np.where(side > 0, dist, 0.0)
+        """Estimated distance (m) by which each query point's projection falls outside the mesh silhouette, worst
+        view (0 when inside every view's silhouette, up to the sampling spacing)."""
+        worst = np.zeros(len(q))
+        for basis, tree in zip(self.bases, self.trees):
+            d, _ = tree.query(q @ basis)
+            worst = np.maximum(worst, d)
+        return np.maximum(worst - self.spacing, 0.0)
 
 
 def _piece(verts: np.ndarray, faces: np.ndarray, surf: _Surface, k: int) -> tuple[float, tuple]:
@@ -159,7 +173,7 @@ def _piece(verts: np.ndarray, faces: np.ndarray, surf: _Surface, k: int) -> tupl
 
 
 def mesh_polytopes(
-    verts: np.ndarray, faces: np.ndarray, *, tol: float = 0.003, max_pieces: int = 8, planes: int = 16,
+    verts: np.ndarray, faces: np.ndarray, *, tol: float = 0.002, max_pieces: int = 32, planes: int = 24,
     axes: int = 1,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Convex pieces of a triangle mesh as plane sets (see the module docstring) and the worst piece's estimated
