@@ -96,12 +96,14 @@ class HullRenderer:
         tol: float = 0.002,
         max_pieces: int = 32,
         planes: int = 24,
-        tile: int = 8,
+        tile: int | None = None,
         tile_pieces: int = 64,
         ambient: float = 0.35,
         chunk: int = 8,
         tile_batch: int = 64,
     ) -> None:
+        if tile is None:  # ~28 tiles across: a tile spans the same part of the scene at every resolution
+            tile = int(np.clip(round(min(height, width) / 28), 2, 8))
         if tol <= 0 or max_pieces < 1 or planes < 7 or tile < 1 or tile_pieces < 1:
             raise ValueError("hull renderer needs tol > 0, max_pieces >= 1, planes >= 7, tile >= 1, tile_pieces >= 1;"
                              f" got {tol}, {max_pieces}, {planes}, {tile}, {tile_pieces}")
