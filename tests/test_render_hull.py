@@ -2,7 +2,7 @@
 dtypes, one trace, same result sharded over two devices), the decomposition's outer-bound guarantee, "auto" without
 warp, and mask IoU against MuJoCo's OpenGL segmentation on a mesh robot (A1, LocoMuJoCo walk poses).
 
-Bounds: A1 at 96x96 over 3 mocap poses, IoU >= HULL_MESH_IOU_BOUND (measured ~0.95-0.97; the ellipsoid caster gets
+Bounds: A1 at 96x96 over 3 mocap poses, IoU >= HULL_MESH_IOU_BOUND (measured 0.93-0.95; the ellipsoid caster gets
 ~0.7 on the same frames, see docs/rendering.md). The full per-robot figures (H1, G1, Talos, A1, Go1 at 64 and 224,
 20 poses) come from benchmarks/bench_render_hull.py.
 """
