@@ -5,7 +5,8 @@ cam_xmat f32[N,3,3]) -> (rgb f32[N,H,W,3] in [0,1], mask bool[N,H,W], geom_id in
 the same contract as `JaxRaycaster`, jittable and vmap/shard friendly (no data-dependent shapes or branches).
 Static (read once from the MjModel, a change means a new renderer and a recompile): H, W, fovy, the drawn
 geoms, their sizes and colours, the mesh decomposition (`tol`, `max_pieces`, `planes`), `chunk`, `block`.
-Traced: the poses only.
+Traced: the poses only. Decompositions are cached in memory and on disk by mesh content and settings
+(`$NILJAX_HULL_CACHE`, default ~/.cache/niljax/hull; set it empty to disable), since they take seconds to minutes.
 
 What it draws: the geoms the "jax" backend draws (groups 0-2, visible, visual/collision twins once; planes only
 with `draw_planes`), primitives exactly with the same intersection code, and each mesh as the union of up to
@@ -24,7 +25,10 @@ Cost per frame (P pieces of K planes, G primitives, H*W pixels): ~10*H*W*P*K flo
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -37,7 +41,19 @@ from niljax.render.jax_backend import _HIT, _MESH, _SPHERE, _local_normal, drawn
 log = logging.getLogger(__name__)
 
 _BIG = 1e30
-_PIECE_CACHE: dict[tuple, tuple[list, float]] = {}
+_PIECE_CACHE: dict[str, tuple[list, float]] = {}
+
+
+_CACHE_VERSION = 1  # bump when hull_decomp changes what it produces
+
+
+def _disk_cache_dir() -> Path | None:
+    """Where decompositions persist across processes: $NILJAX_HULL_CACHE (empty string: off), else
+    $XDG_CACHE_HOME/niljax/hull or ~/.cache/niljax/hull."""
+    env = os.environ.get("NILJAX_HULL_CACHE")
+    if env is not None:
+        return Path(env) if env else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "niljax" / "hull"
 
 
 def _mesh_pieces(m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, planes: int) -> tuple[list, float]:
@@ -45,12 +61,32 @@ def _mesh_pieces(m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, p
     fa, fn = int(m.mesh_faceadr[mesh_id]), int(m.mesh_facenum[mesh_id])
     verts = np.asarray(m.mesh_vert[va : va + vn], np.float64)
     faces = np.asarray(m.mesh_face[fa : fa + fn], np.int64)
-    # keyed by content: the same mesh in several models (or renderers) is decomposed once per process
-    key = (verts.tobytes().__hash__(), faces.tobytes().__hash__(), vn, fn, tol, max_pieces, planes)
+    # keyed by content: the same mesh in several models, renderers or processes is decomposed once
+    h = hashlib.sha256(verts.tobytes() + faces.tobytes() + repr((tol, max_pieces, planes, _CACHE_VERSION)).encode())
+    key = h.hexdigest()[:32]
     hit = _PIECE_CACHE.get(key)
+    if hit is not None:
+        return hit
+    folder = _disk_cache_dir()
+    path = folder / f"{key}.npz" if folder else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as z:
+                hit = ([(n, o) for n, o in zip(z["normals"], z["offsets"])], float(z["error"]))
+        except (OSError, ValueError, KeyError):  # a damaged cache file: decompose again
+            hit = None
     if hit is None:
         hit = mesh_polytopes(verts, faces, tol=tol, max_pieces=max_pieces, planes=planes)
-        _PIECE_CACHE[key] = hit
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+                np.savez(tmp, normals=np.stack([p[0] for p in hit[0]]), offsets=np.stack([p[1] for p in hit[0]]),
+                         error=hit[1])
+                tmp.replace(path)
+            except OSError as e:  # read-only home etc.: keep working without the disk cache
+                log.debug("hull decomposition cache not written (%s)", e)
+    _PIECE_CACHE[key] = hit
     return hit
 
 
