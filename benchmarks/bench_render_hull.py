@@ -88,7 +88,7 @@ def iou_part(args: argparse.Namespace, backends: list[str]) -> dict:
         for size in [int(s) for s in args.sizes.split(",")]:
             gl = [render_opengl(m, q, scene.robot_geom_mask, height=size, width=size)[1] for q in qs]
             for backend in backends:
-                cfg = RenderConfig(backend=backend, height=size, width=size)
+                cfg = RenderConfig(backend=backend, height=size, width=size, hull_tile_pieces=args.hull_tile_pieces)
                 t0 = time.perf_counter()
                 r = BatchRenderer.from_scene(scene, cfg, len(qs))
                 build_s = time.perf_counter() - t0
@@ -165,6 +165,8 @@ def main() -> None:
     p.add_argument("--batches", default="1,8,32")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--min-seconds", type=float, default=1.0)
+    p.add_argument("--hull-tile-pieces", type=int, default=RenderConfig().hull_tile_pieces,
+                   help="pieces traced per tile (IoU part); the fps part uses the default")
     p.add_argument("--skip-iou", action="store_true")
     p.add_argument("--skip-fps", action="store_true")
     p.add_argument("--device-name", default=None)
@@ -191,7 +193,7 @@ def main() -> None:
                 "jitted BatchRenderer.render (rgb+mask, plain background) per backend/size/batch with XLA cost "
                 "analysis",
         "hull_config": {"pieces": defaults.hull_pieces, "planes": defaults.hull_planes, "tol_m": defaults.hull_tol,
-                        "tile_pieces": defaults.hull_tile_pieces},
+                        "tile_pieces": defaults.hull_tile_pieces, "tile_pieces_iou": args.hull_tile_pieces},
         "args": vars(args),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "wall_s": time.perf_counter() - t0,
