@@ -125,9 +125,9 @@ def test_bad_inputs_are_named() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- parity
-@pytest.mark.parametrize("backend", ["jax", pytest.param("warp", marks=needs_warp)])
+@pytest.mark.parametrize("backend", ["jax", "hull", pytest.param("warp", marks=needs_warp)])
 def test_primitives_parity_with_opengl(backend: str) -> None:
-    """Primitive-only model: both batched backends reproduce OpenGL's robot mask (IoU >= 0.95) at 224."""
+    """Primitive-only model: every batched backend reproduces OpenGL's robot mask (IoU >= 0.95) at 224."""
     m, robot = _zoo_model()
     qs = _zoo_poses(m)
     data, cds = _batched_data(m, qs)

@@ -11,9 +11,9 @@ With the real Kinetics-400 weights we expect the video term alone to order a > b
 Replay and rendering use the project's own pieces: `niljax.sim.replay` (`load_trajectory`, `trajectory_qpos`
 maps the walk's `q_<joint>` arrays onto the scene's joints by name; the LocoMuJoCo fixture's names match),
 `niljax.render.kinematics.kinematic_data` (batched MJX kinematics, no physics) and the batched renderer
-`niljax.render.BatchRenderer` (backend "warp", 64x64, plain background, `follow` camera of the scene built by
-`niljax.robots.load_robot`), all frames in one jitted render call. There is no simulation, so no penalties:
-the total here is ζ·video + β·IoU.
+`niljax.render.BatchRenderer` (backend "warp", and "hull", the pure-JAX mesh renderer; 64x64, plain background,
+`follow` camera of the scene built by `niljax.robots.load_robot`), all frames in one jitted render call. There is
+no simulation, so no penalties: the total here is ζ·video + β·IoU.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import niljax.reward as nr
 HW, STRIDE, T, SHIFT = 64, 2, 24, 6  # 64x64 renders, 50 Hz (every 2nd mocap frame), 24 steps, 0.12 s delay
 
 
-def _render_videos(locomujoco_dir):
+def _render_videos(locomujoco_dir, backend="warp"):
     robots = pytest.importorskip("niljax.robots")
     replay = pytest.importorskip("niljax.sim.replay")
     render = pytest.importorskip("niljax.render")
@@ -42,15 +42,27 @@ def _render_videos(locomujoco_dir):
     variants = landscape_variants(scene, walk_q, hz, shifts_s=(SHIFT / hz,), speeds=(), num_random=1, seed=None)
     names = {"a_same": "reference", "b_shifted": f"shift_{SHIFT / hz:+g}s", "c_still": "standing",
              "d_random": "random_0"}
-    cfg = render.RenderConfig(height=HW, width=HW, backend="warp", background="plain")
+    cfg = render.RenderConfig(height=HW, width=HW, backend=backend, background="plain")
     rgb, mask = render_poses(scene, np.concatenate([variants[n] for n in names.values()]), cfg, batch=4 * T)
     return {k: (rgb[i * T:(i + 1) * T], mask[i * T:(i + 1) * T]) for i, k in enumerate(names)}
 
 
+def _warp_available() -> bool:
+    from niljax.render import warp_available
+
+    return warp_available()
+
+
 @pytest.mark.fixtures
-def test_reward_landscape_h1_walk(locomujoco_dir):
+@pytest.mark.parametrize("backend", [
+    pytest.param("warp", marks=pytest.mark.skipif(not _warp_available(), reason="warp-lang not installed")),
+    # the pure-JAX renderer that runs where warp cannot (TPU): the landscape must keep its order (slow: its mesh
+    # decomposition and 64x64 renders of 73 poses take minutes on 2 cores)
+    pytest.param("hull", marks=pytest.mark.slow),
+])
+def test_reward_landscape_h1_walk(locomujoco_dir, backend):
     encoders = pytest.importorskip("niljax.encoders")
-    videos = _render_videos(locomujoco_dir)
+    videos = _render_videos(locomujoco_dir, backend)
     ref_rgb, ref_mask = videos["a_same"]
     assert 0.005 < ref_mask.mean() < 0.5, f"robot covers {ref_mask.mean():.3f} of the frame: camera problem?"
 

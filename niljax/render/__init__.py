@@ -1,7 +1,8 @@
 """Rendering stage: rgb uint8[N,H,W,3] + robot mask bool[N,H,W] from the follow camera.
 
 - `BatchRenderer` / `RenderConfig` (renderer.py): batched, jittable; backends "warp" (MuJoCo Warp batch
-  renderer via `mujoco.mjx`) and "jax" (pure-JAX primitive ray caster, meshes approximated).
+  renderer via `mujoco.mjx`), "hull" (pure JAX, meshes as unions of convex pieces: hull_backend.py; what "auto"
+  picks without warp) and "jax" (pure-JAX primitive ray caster, meshes as ellipsoids).
 - `render_opengl` (opengl.py): one-off high-quality frames with `mujoco.Renderer`, same camera and mask rule.
 - camera.py: MuJoCo's pinhole camera model (pixel rays) shared by the backends; the `follow` camera itself
   comes from `niljax.robots.load_robot` (track mode on the root body).

@@ -6,7 +6,7 @@ for each chunk of `cols` envs, one row of frames, one row of masks (robot white 
 
 Command (documented in docs/rendering.md):
     python -m niljax.render.contact_sheet --robot h1 --mjcf ../shared/locomujoco/models/unitree_h1/h1.xml \
-        --out sheet.png [--backend warp|jax|auto] [--num-envs 8] [--size 224] [--opengl] [--seed 0]
+        --out sheet.png [--backend warp|hull|jax|auto] [--num-envs 8] [--size 224] [--opengl] [--seed 0]
 renders the home pose and random joint poses (uniform +-`--spread` rad, clipped to the joint ranges) through
 `BatchRenderer` inside `jax.jit`, and with `--opengl` adds `render_opengl`'s frames below for comparison.
 """
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--robot", required=True, help="robot spec name (niljax.robots), e.g. h1, a1, toy_arm")
     p.add_argument("--mjcf", default=None, help="explicit MJCF path (else the spec's asset sources)")
     p.add_argument("--out", required=True, help="output PNG path")
-    p.add_argument("--backend", default="auto", choices=["warp", "jax", "auto"])
+    p.add_argument("--backend", default="auto", choices=["warp", "hull", "jax", "auto"])
     p.add_argument("--num-envs", type=int, default=8)
     p.add_argument("--size", type=int, default=224, help="square resolution")
     p.add_argument("--background", default="plain", choices=["plain", "scene"])

@@ -147,6 +147,35 @@ _HIT = {
 }
 
 
+def geom_colors(m: mujoco.MjModel) -> np.ndarray:
+    """f32[ngeom,4]: each geom's material rgba where it has a material, else its own rgba."""
+    rgba = np.array(m.geom_rgba, dtype=np.float32)
+    has_mat = m.geom_matid >= 0
+    rgba[has_mat] = m.mat_rgba[m.geom_matid[has_mat]]
+    return rgba
+
+
+def drawn_geoms(m: mujoco.MjModel, draw_planes: bool) -> list[int]:
+    """Ids of the geoms the pure-JAX backends draw, ascending: types they can intersect (primitives, meshes;
+    planes only with `draw_planes`), groups MuJoCo shows by default, not transparent, and of visual/collision
+    twins (same body, shape and placement, e.g. H1's group-0 and group-1 meshes, covering the same pixels) only
+    the later one, as OpenGL's depth test tends to."""
+    rgba = geom_colors(m)
+    drawn_types = set(_HIT) | {_MESH}
+    if not draw_planes:
+        drawn_types.discard(_PLANE)
+    seen: dict[tuple, int] = {}
+    for g in range(m.ngeom):
+        t = int(m.geom_type[g])
+        if t not in drawn_types or int(m.geom_group[g]) not in _VISIBLE_GROUPS or rgba[g, 3] <= 0:
+            continue
+        key = (int(m.geom_bodyid[g]), t, int(m.geom_dataid[g]), *np.round(m.geom_size[g], 6),
+               *np.round(m.geom_pos[g], 6), *np.round(m.geom_quat[g], 6))
+        seen.pop(key, None)
+        seen[key] = g
+    return sorted(seen.values())
+
+
 def _local_normal(kind: jnp.ndarray, p: jnp.ndarray, s: jnp.ndarray) -> jnp.ndarray:
     """Outward normal at local hit point p [...,3] of a geom of primitive type `kind` [...] with sizes s."""
     n_ell = p / jnp.maximum(s * s, _EPS)
@@ -190,31 +219,15 @@ class JaxRaycaster:
         if mesh_proxy not in ("kdop", "ellipsoid", "box"):
             raise ValueError(f"mesh_proxy must be 'kdop', 'ellipsoid' or 'box', got {mesh_proxy!r}")
         m = mj_model
-        rgba = np.array(m.geom_rgba, dtype=np.float32)
-        has_mat = m.geom_matid >= 0
-        rgba[has_mat] = m.mat_rgba[m.geom_matid[has_mat]]
-        drawn_types = set(_HIT) | {_MESH}
-        if not draw_planes:
-            drawn_types.discard(_PLANE)
+        rgba = geom_colors(m)
         self.height, self.width, self.ambient, self.chunk = height, width, ambient, chunk
         self.rays = pixel_rays(height, width, fovy)  # [H,W,3]
         # Per drawn geom: primitive kind, local centre offset, sizes.
         groups: dict[int, list[int]] = {}
         kinds, offsets, sizes = np.zeros(m.ngeom, np.int32), np.zeros((m.ngeom, 3)), np.array(m.geom_size)
         kdop_lo, kdop_hi = np.zeros((m.ngeom, len(_KDOP_AXES))), np.zeros((m.ngeom, len(_KDOP_AXES)))
-        seen: dict[tuple, int] = {}
-        for g in range(m.ngeom):
+        for g in drawn_geoms(m, draw_planes):
             t = int(m.geom_type[g])
-            if t not in drawn_types or int(m.geom_group[g]) not in _VISIBLE_GROUPS or rgba[g, 3] <= 0:
-                continue
-            # Visual/collision twins (same body, shape and placement, e.g. H1's group-0 and group-1 meshes)
-            # cover the same pixels: draw one of them (the later one, as OpenGL's depth test tends to).
-            key = (int(m.geom_bodyid[g]), t, int(m.geom_dataid[g]), *np.round(m.geom_size[g], 6),
-                   *np.round(m.geom_pos[g], 6), *np.round(m.geom_quat[g], 6))
-            if key in seen:
-                twin = seen[key]
-                groups[kinds[twin]].remove(twin)
-            seen[key] = g
             kind = t
             if t == _MESH and mesh_proxy == "kdop":
                 kind = _KDOP

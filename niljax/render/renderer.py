@@ -16,6 +16,7 @@ With `render_rgb=False` the rgb output is all `background_color` (only the mask 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any, Literal
 
 import jax.numpy as jnp
@@ -24,8 +25,12 @@ import numpy as np
 from mujoco import mjx
 
 from niljax.render.config import Backend, RenderConfig
+from niljax.render.hull_backend import HullRenderer
 from niljax.render.jax_backend import JaxRaycaster
 from niljax.render.warp_backend import WarpRenderer, warp_available
+
+log = logging.getLogger(__name__)
+
 
 def camera_id(mj_model: mujoco.MjModel, name: str) -> int:
     """Index of camera `name`; ValueError listing the model's cameras when it is missing."""
@@ -78,6 +83,8 @@ class BatchRenderer:
         self.mj_model = with_fovy(mj_model, self.cam_id, config.fovy)
         self.robot_geom_mask = mask
         self.backend = config.resolved_backend()
+        log.info("render backend: %s%s", self.backend, " (auto: warp-lang not available)"
+                 if config.backend == "auto" and self.backend != "warp" else "")
         self._robot = jnp.asarray(mask)
         self._bg = jnp.asarray(np.array(config.background_color, np.float32))
         if self.backend == "warp":
@@ -89,6 +96,20 @@ class BatchRenderer:
                 cam_id=self.cam_id,
                 render_rgb=config.render_rgb,
                 background_color=config.background_color,  # where no geom is hit ("scene" background)
+            )
+        elif self.backend == "hull":
+            self._jax = HullRenderer(
+                self.mj_model,
+                mask,
+                height=config.height,
+                width=config.width,
+                fovy=float(self.mj_model.cam_fovy[self.cam_id]),
+                draw_planes=config.background == "scene",
+                tol=config.hull_tol,
+                max_pieces=config.hull_pieces,
+                planes=config.hull_planes,
+                tile_pieces=config.hull_tile_pieces,
+                chunk=config.jax_chunk,
             )
         else:
             self._jax = JaxRaycaster(

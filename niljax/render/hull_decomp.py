@@ -1,0 +1,212 @@
+"""Host-side mesh preprocessing for the hull render backend: mesh -> a few convex pieces, each a set of planes.
+
+Contract: `mesh_polytopes(verts f64[V,3], faces int[F,3], *, tol, max_pieces, planes) -> list[(normals f32[K,3],
+offsets f32[K])]`, numpy only (scipy.spatial), run once per mesh when a `HullRenderer` is built. Every piece is the
+intersection of K = `planes` half-spaces `normals @ x <= offsets` in the mesh (= geom) frame; pieces with fewer
+distinct faces repeat one plane (a repeated half-space changes nothing).
+
+Guarantee: the union of the pieces contains the mesh surface (each triangle belongs to one piece and each piece
+is an outer bound of its triangles' convex hull), so silhouettes can only be too large, never too small.
+How large: a piece is split (recursive bisection of its triangles across their principal axis) while some point
+of its polytope lies more than `tol` metres outside the mesh (estimated against dense surface samples and their
+normals) and the mesh has fewer than `max_pieces` pieces. A piece with more hull faces than K is bounded by K
+planes whose normals are an area-weighted spherical k-means of the hull's face normals, each pushed out to
+support the piece (the k-DOP of those directions), so it stays an outer bound.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError, cKDTree
+
+_SAMPLES = 20000  # surface samples per mesh for the outside-distance estimate
+
+
+def _hull(points: np.ndarray) -> ConvexHull | None:
+    try:
+        return ConvexHull(points)
+    except (QhullError, ValueError):
+        try:
+            return ConvexHull(points, qhull_options="QJ")  # flat or degenerate piece: joggle
+        except (QhullError, ValueError):
+            return None
+
+
+def _pad(normals: np.ndarray, offsets: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    reps = k - len(normals)
+    if reps > 0:
+        normals = np.concatenate([normals, np.repeat(normals[:1], reps, 0)])
+        offsets = np.concatenate([offsets, np.repeat(offsets[:1], reps, 0)])
+    return normals.astype(np.float32), offsets.astype(np.float32)
+
+
+_MERGE = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032)  # qhull facet-merge radii (m), finest first
+
+
+def _unique_planes(hull: ConvexHull) -> np.ndarray:
+    eq = hull.equations  # [F,4]: n . x + c <= 0 inside; qhull triangulates merged facets (same plane)
+    return np.unique(np.round(eq, 6), axis=0)
+
+
+def piece_planes(points: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """At most k half-spaces (normals f32[k,3], offsets f32[k]) bounding the convex hull of `points` from outside.
+
+    The normals are those of qhull's hull with facets merged (`C<radius>`, the finest radius that leaves at most
+    k-6 distinct planes), plus the 6 planes of the oriented bounding box (which keep flat pieces bounded); each
+    plane is then pushed out to support the points. When even the coarsest merge leaves too many planes, the
+    normals are an area-weighted spherical k-means of the facet normals instead.
+    """
+    _, _, vt = np.linalg.svd(points - points.mean(0), full_matrices=False)
+    box = np.concatenate([vt, -vt])
+    if len(points) < 4:
+        return _pad(box, (points @ box.T).max(0), k)
+    normals = None
+    for radius in _MERGE:
+        try:
+            hull = ConvexHull(points, qhull_options=f"C{radius}")
+        except (QhullError, ValueError):
+            break
+        planes = _unique_planes(hull)
+        if len(planes) + 6 <= k:
+            normals = planes[:, :3]
+            break
+    if normals is None:
+        hull = _hull(points)
+        if hull is None:
+            return _pad(box, (points @ box.T).max(0), k)
+        eq = hull.equations
+        tri = points[hull.simplices]
+        w = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1) + 1e-12
+        fn = eq[:, :3]
+        rng = np.random.default_rng(seed)
+        centres = [fn[np.argmax(w)]]
+        for _ in range(k - 7):
+            d = np.max(np.stack([fn @ c for c in centres]), 0)
+            centres.append(fn[np.argmin(d - 1e-6 * rng.random(len(d)))])
+        c = np.stack(centres)
+        for _ in range(10):
+            lab = np.argmax(fn @ c.T, 1)
+            for j in range(len(c)):
+                sel = lab == j
+                if sel.any():
+                    v = (fn[sel] * w[sel, None]).sum(0)
+                    nv = np.linalg.norm(v)
+                    if nv > 1e-9:
+                        c[j] = v / nv
+        normals = c
+    n = np.concatenate([box, normals])
+    n = n / np.linalg.norm(n, axis=1, keepdims=True)
+    return _pad(n, (points @ n.T).max(0), k)
+
+
+def _polytope_points(normals: np.ndarray, offsets: np.ndarray, inner: np.ndarray) -> np.ndarray | None:
+    """Vertices plus facet sample points of the polytope {x : normals x <= offsets}; None when qhull fails."""
+    hs = np.concatenate([normals, -offsets[:, None]], 1).astype(np.float64)
+    try:
+        verts = HalfspaceIntersection(hs, inner).intersections
+    except (QhullError, ValueError):
+        return None
+    hull = _hull(verts)
+    if hull is None:
+        return verts
+    tri = verts[hull.simplices]
+    bary = np.array([[1 / 3, 1 / 3, 1 / 3], [0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6],
+                     [0.5, 0.5, 0.0], [0.0, 0.5, 0.5], [0.5, 0.0, 0.5]])
+    return np.concatenate([verts, np.einsum("bk,fkj->fbj", bary, tri).reshape(-1, 3)])
+
+
+# View directions for the silhouette error: the 13 axes of a 26-DOP (coordinate axes, face and body diagonals).
+_VIEWS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, -1, 0], [1, 0, 1], [1, 0, -1], [0, 1, 1],
+                   [0, 1, -1], [1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1]], float)
+_VIEWS /= np.linalg.norm(_VIEWS, axis=1, keepdims=True)
+
+
+class _Surface:
+    """Dense area-weighted samples of a mesh surface, projected along 13 view directions: how far a point's
+    projection falls outside the mesh's silhouette in those views (what a render sees; internal faces, flipped
+    windings and open shells do not fool it)."""
+
+    def __init__(self, verts: np.ndarray, faces: np.ndarray, seed: int = 0) -> None:
+        tri = verts[faces]
+        area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+        rng = np.random.default_rng(seed)
+        p = area / area.sum() if area.sum() > 0 else None
+        fi = rng.choice(len(faces), size=_SAMPLES, p=p)
+        r = rng.random((_SAMPLES, 2))
+        flip = r.sum(1) > 1
+        r[flip] = 1 - r[flip]
+        a, b, c = tri[fi, 0], tri[fi, 1], tri[fi, 2]
+        pts = np.concatenate([a + r[:, :1] * (b - a) + r[:, 1:] * (c - a), verts])
+        # sample spacing: projections of points inside the silhouette are at most about this far from a sample
+        self.spacing = 2.0 * float(np.sqrt(max(area.sum(), 1e-12) / len(pts)))
+        self.bases = []
+        self.trees = []
+        for u in _VIEWS:
+            e1 = np.cross(u, [0.3, 0.5, 0.8])
+            e1 /= np.linalg.norm(e1)
+            e2 = np.cross(u, e1)
+            basis = np.stack([e1, e2], 1)
+            self.bases.append(basis)
+            self.trees.append(cKDTree(pts @ basis))
+
+    def outside(self, q: np.ndarray) -> np.ndarray:
+        """Estimated distance (m) by which each query point's projection falls outside the mesh silhouette, worst
+        view (0 when inside every view's silhouette, up to the sampling spacing)."""
+        worst = np.zeros(len(q))
+        for basis, tree in zip(self.bases, self.trees):
+            d, _ = tree.query(q @ basis)
+            worst = np.maximum(worst, d)
+        return np.maximum(worst - self.spacing, 0.0)
+
+
+def _piece(verts: np.ndarray, faces: np.ndarray, surf: _Surface, k: int) -> tuple[float, tuple]:
+    pts = verts[np.unique(faces)]
+    n, off = piece_planes(pts, k)
+    inner = pts.mean(0)
+    if np.any(n @ inner >= off - 1e-7):  # centroid not strictly inside (flat piece): no sample check
+        return 0.0, (n, off)
+    q = _polytope_points(n, off, inner)
+    err = np.inf if q is None else float(surf.outside(q).max())
+    return err, (n, off)
+
+
+def mesh_polytopes(
+    verts: np.ndarray, faces: np.ndarray, *, tol: float = 0.002, max_pieces: int = 32, planes: int = 24,
+    axes: int = 1,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+    """Convex pieces of a triangle mesh as plane sets (see the module docstring) and the worst piece's estimated
+    outside distance (metres) after splitting."""
+    verts = np.asarray(verts, np.float64)
+    faces = np.asarray(faces, np.int64)
+    if verts.ndim != 2 or verts.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
+        raise ValueError(f"mesh_polytopes needs verts [V,3] and faces [F,3], got {verts.shape} and {faces.shape}")
+    surf = _Surface(verts, faces)
+    centroid = verts[faces].mean(1)
+    err, planes0 = _piece(verts, faces, surf, planes)
+    heap = [(-err, 0, np.arange(len(faces)), planes0)]
+    counter = 1
+    while len(heap) < max_pieces and -heap[0][0] > tol:
+        _, _, idx, pl = heapq.heappop(heap)
+        if len(idx) < 2:
+            heapq.heappush(heap, (0.0, counter, idx, pl))
+            counter += 1
+            continue
+        c = centroid[idx]
+        # split at the median across each principal axis; keep the split whose worse half sticks out least
+        _, _, vt = np.linalg.svd(c - c.mean(0), full_matrices=False)
+        best = None
+        for axis in vt[:axes]:
+            proj = c @ axis
+            order = idx[np.argsort(proj, kind="stable")]
+            half = len(idx) // 2
+            parts = [(_piece(verts, faces[part], surf, planes), part) for part in (order[:half], order[half:])]
+            score = max(p[0][0] for p in parts)
+            if best is None or score < best[0]:
+                best = (score, parts)
+        for (e, p), part in best[1]:
+            heapq.heappush(heap, (-e, counter, part, p))
+            counter += 1
+    worst = max(-h[0] for h in heap)
+    return [h[3] for h in heap], worst
