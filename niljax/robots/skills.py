@@ -23,11 +23,11 @@ Contract:
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from niljax.robots.registry import TomlRegistry
 
 __all__ = [
     "ANCHORS",
@@ -187,50 +187,26 @@ def skill_from_dict(raw: Mapping[str, Any], origin: str = "<dict>") -> SkillSpec
         camera=camera, reference_root_height=float(raw.get("reference_root_height", 0.98)), origin=origin)
 
 
+_REGISTRY: TomlRegistry[SkillSpec] = TomlRegistry(
+    "skill", "NILJAX_SKILLS_DIR", Path(__file__).resolve().parents[2] / "skills", SkillSpec, skill_from_dict,
+    SkillNotFoundError, SkillSpecError, "niljax.robots.register_skill")
+
+
 def skills_dir() -> Path:
     """The folder holding `<name>.toml` skill specs: $NILJAX_SKILLS_DIR, else `<repo>/skills`."""
-    env = os.environ.get("NILJAX_SKILLS_DIR")
-    if env:
-        return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parents[2] / "skills"
-
-
-_USER_SKILLS: dict[str, SkillSpec] = {}
+    return _REGISTRY.folder()
 
 
 def register_skill(spec: SkillSpec | Mapping[str, Any]) -> SkillSpec:
     """Register a user skill (a `SkillSpec` or a dict shaped like the TOML); it shadows a file of that name."""
-    if not isinstance(spec, SkillSpec):
-        spec = skill_from_dict(spec, origin="<register_skill>")
-    _USER_SKILLS[spec.name] = spec
-    return spec
-
-
-def _file_skills() -> dict[str, Path]:
-    d = skills_dir()
-    return {p.stem: p for p in sorted(d.glob("*.toml"))} if d.is_dir() else {}
+    return _REGISTRY.register(spec)
 
 
 def list_skills() -> list[str]:
     """Names of every registered skill (spec files + `register_skill`), sorted."""
-    return sorted(set(_file_skills()) | set(_USER_SKILLS))
+    return _REGISTRY.names()
 
 
 def get_skill(name: str) -> SkillSpec:
     """The skill called `name`; SkillNotFoundError listing the known names otherwise."""
-    if name in _USER_SKILLS:
-        return _USER_SKILLS[name]
-    files = _file_skills()
-    if name not in files:
-        raise SkillNotFoundError(
-            f"unknown skill {name!r}; registered skills: {', '.join(list_skills()) or '(none)'} (spec folder "
-            f"{skills_dir()}; set NILJAX_SKILLS_DIR or call niljax.robots.register_skill)")
-    with open(files[name], "rb") as f:
-        try:
-            raw = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise SkillSpecError(f"{files[name]}: invalid TOML: {e}") from e
-    spec = skill_from_dict(raw, origin=str(files[name]))
-    if spec.name != name:
-        raise SkillSpecError(f"{files[name]}: `name = {spec.name!r}` must match the file name {name!r}")
-    return spec
+    return _REGISTRY.get(name)

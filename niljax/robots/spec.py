@@ -18,10 +18,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
-import os
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping
+
+from niljax.robots.registry import TomlRegistry
 
 __all__ = [
     "AssetSource",
@@ -185,53 +185,29 @@ def spec_from_dict(raw: Mapping[str, Any], origin: str = "<dict>") -> RobotSpec:
     return spec
 
 
+_REGISTRY: TomlRegistry[RobotSpec] = TomlRegistry(
+    "robot", "NILJAX_ROBOTS_DIR", Path(__file__).resolve().parents[2] / "robots", RobotSpec, spec_from_dict,
+    RobotNotFoundError, RobotSpecError, "niljax.robots.register_robot")
+
+
 def robots_dir() -> Path:
     """The folder holding `<name>.toml` specs: $NILJAX_ROBOTS_DIR, else `<repo>/robots`."""
-    env = os.environ.get("NILJAX_ROBOTS_DIR")
-    if env:
-        return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parents[2] / "robots"
-
-
-_USER_SPECS: dict[str, RobotSpec] = {}
+    return _REGISTRY.folder()
 
 
 def register_robot(spec: RobotSpec | Mapping[str, Any]) -> RobotSpec:
     """Register a user spec (a `RobotSpec` or a dict shaped like the TOML); it shadows a file of that name."""
-    if not isinstance(spec, RobotSpec):
-        spec = spec_from_dict(spec, origin="<register_robot>")
-    _USER_SPECS[spec.name] = spec
-    return spec
-
-
-def _file_specs() -> dict[str, Path]:
-    d = robots_dir()
-    return {p.stem: p for p in sorted(d.glob("*.toml"))} if d.is_dir() else {}
+    return _REGISTRY.register(spec)
 
 
 def list_robots() -> list[str]:
     """Names of every registered robot (spec files + `register_robot`), sorted."""
-    return sorted(set(_file_specs()) | set(_USER_SPECS))
+    return _REGISTRY.names()
 
 
 def get_spec(name: str) -> RobotSpec:
     """The spec called `name`; RobotNotFoundError listing the known names otherwise."""
-    if name in _USER_SPECS:
-        return _USER_SPECS[name]
-    files = _file_specs()
-    if name not in files:
-        raise RobotNotFoundError(
-            f"unknown robot {name!r}; registered robots: {', '.join(list_robots()) or '(none)'} "
-            f"(spec folder {robots_dir()}; set NILJAX_ROBOTS_DIR or call niljax.robots.register_robot)")
-    with open(files[name], "rb") as f:
-        try:
-            raw = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise RobotSpecError(f"{files[name]}: invalid TOML: {e}") from e
-    spec = spec_from_dict(raw, origin=str(files[name]))
-    if spec.name != name:
-        raise RobotSpecError(f"{files[name]}: `name = {spec.name!r}` must match the file name {name!r}")
-    return spec
+    return _REGISTRY.get(name)
 
 
 def robots_fitting_joints(joint_names: list[str]) -> list[tuple[str, str | None]]:
