@@ -22,17 +22,9 @@ import numpy as np
 
 def _time_warp(qpos: np.ndarray, positions: np.ndarray, model: Any = None) -> np.ndarray:
     """qpos sampled at fractional frame `positions` (clamped to [0, T-1]), linear, free-joint quaternions renormalised."""
-    pos = np.clip(np.asarray(positions, np.float64), 0, len(qpos) - 1)
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, len(qpos) - 1)
-    w = (pos - lo)[:, None]
-    out = (1 - w) * qpos[lo] + w * qpos[hi]
-    if model is not None:
-        from niljax.sim.looping import _free_quat_slices
+    from niljax.sim.looping import interpolate_qpos
 
-        for sl in _free_quat_slices(model):
-            out[:, sl] /= np.linalg.norm(out[:, sl], axis=1, keepdims=True)
-    return out
+    return interpolate_qpos(qpos, positions, model)
 
 
 def landscape_variants(scene: Any, ref_qpos: np.ndarray, control_hz: float, *,

@@ -118,6 +118,21 @@ def loop_qpos(qpos: np.ndarray, num_frames: int, planar: tuple[int, int], *, per
     return tiled
 
 
+def interpolate_qpos(qpos: np.ndarray, positions: np.ndarray, model: mujoco.MjModel | None = None) -> np.ndarray:
+    """qpos[T, nq] at fractional frame `positions` (clamped to [0, T-1]): linear between neighbouring frames,
+    free-joint quaternions renormalised when `model` is given."""
+    qpos = np.asarray(qpos, np.float64)
+    pos = np.clip(np.asarray(positions, np.float64), 0, len(qpos) - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(qpos) - 1)
+    w = (pos - lo)[:, None]
+    out = (1 - w) * qpos[lo] + w * qpos[hi]
+    if model is not None:
+        for sl in _free_quat_slices(model):
+            out[:, sl] /= np.linalg.norm(out[:, sl], axis=1, keepdims=True)
+    return out
+
+
 def resample_qpos(qpos: np.ndarray, src_hz: float, dst_hz: float, model: mujoco.MjModel | None = None) -> np.ndarray:
     """qpos[T, nq] at `src_hz` -> qpos at `dst_hz` over the same duration (linear in time; frame 0 kept)."""
     qpos = np.asarray(qpos, np.float64)
@@ -125,12 +140,4 @@ def resample_qpos(qpos: np.ndarray, src_hz: float, dst_hz: float, model: mujoco.
         raise LoopError(f"frame rates must be > 0, got {src_hz} -> {dst_hz}")
     duration = (len(qpos) - 1) / src_hz
     t_dst = np.arange(int(np.floor(duration * dst_hz + 1e-9)) + 1) / dst_hz
-    pos = t_dst * src_hz
-    lo = np.clip(np.floor(pos).astype(int), 0, len(qpos) - 1)
-    hi = np.clip(lo + 1, 0, len(qpos) - 1)
-    w = (pos - lo)[:, None]
-    out = (1 - w) * qpos[lo] + w * qpos[hi]
-    if model is not None:
-        for sl in _free_quat_slices(model):
-            out[:, sl] /= np.linalg.norm(out[:, sl], axis=1, keepdims=True)
-    return out
+    return interpolate_qpos(qpos, t_dst * src_hz, model)
