@@ -63,6 +63,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark modules
 from bench_timesformer import flops_per_clip, machine_name, time_calls
+from bench_train import time_niljax
 from original_style_nil import STAGES, OriginalStyleNIL
 
 from niljax.encoders.factory import EncoderConfig
@@ -179,27 +180,6 @@ def train_config(preset: Preset, bundle: Path, run_dir: Path, num_envs: int, k: 
         encoder=encoder, reward=RewardConfig(clip_len=preset.clip_len, video_every_k=k,
                                              encoder_dtype=preset.encoder_dtype),
         learner=learner_for(preset, num_envs))
-
-
-def time_niljax(trainer: Any, chunks: int, min_seconds: float) -> tuple[Any, dict[str, float]]:
-    """First call (compile) timed apart; then at least `chunks` chunks and `min_seconds` (a shared machine's
-    bursts average out over a longer window)."""
-    state = trainer.init(jax.random.PRNGKey(0))
-    t0 = time.perf_counter()
-    state, m = trainer.train_chunk(state)
-    jax.block_until_ready(m)
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    done = 0
-    while done < chunks or time.perf_counter() - t0 < min_seconds:
-        state, m = trainer.train_chunk(state)
-        jax.block_until_ready(m)
-        done += 1
-    dt = time.perf_counter() - t0
-    steps = trainer.num_envs * trainer.iterations_per_call * done
-    finite = all(bool(np.isfinite(float(v))) for v in jax.device_get(m).values())
-    return state, {"env_steps_per_s": steps / dt, "seconds": dt, "chunks": done, "first_call_s": compile_s,
-                   "metrics_finite": finite, "reward_total": float(m["reward/total"])}
 
 
 def median_call_s(fn: Any, args: tuple, reps: int, min_seconds: float) -> float:

@@ -20,6 +20,7 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from niljax import _runtime
 
@@ -35,6 +36,27 @@ from niljax.reward import RewardConfig
 from niljax.train.config import TrainConfig
 from niljax.train.demo import make_replay_bundle
 from niljax.train.run import build_pipeline
+
+
+def time_niljax(trainer: Any, chunks: int, min_seconds: float) -> tuple[Any, dict[str, float]]:
+    """First call (compile) timed apart; then at least `chunks` chunks and `min_seconds` (a shared machine's
+    bursts average out over a longer window)."""
+    state = trainer.init(jax.random.PRNGKey(0))
+    t0 = time.perf_counter()
+    state, m = trainer.train_chunk(state)
+    jax.block_until_ready(m)
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    done = 0
+    while done < chunks or time.perf_counter() - t0 < min_seconds:
+        state, m = trainer.train_chunk(state)
+        jax.block_until_ready(m)
+        done += 1
+    dt = time.perf_counter() - t0
+    steps = trainer.num_envs * trainer.iterations_per_call * done
+    finite = all(bool(np.isfinite(float(v))) for v in jax.device_get(m).values())
+    return state, {"env_steps_per_s": steps / dt, "seconds": dt, "chunks": done, "first_call_s": compile_s,
+                   "metrics_finite": finite, "reward_total": float(m["reward/total"])}
 
 
 def main() -> None:
@@ -74,19 +96,9 @@ def main() -> None:
                                   replay_capacity=100_000),
             )
             trainer = build_pipeline(config).trainer
-            state = trainer.init(jax.random.PRNGKey(0))
-            t0 = time.perf_counter()
-            state, m = trainer.train_chunk(state)
-            jax.block_until_ready(m)
-            compile_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            for _ in range(args.chunks):
-                state, m = trainer.train_chunk(state)
-            jax.block_until_ready(m)
-            elapsed = time.perf_counter() - t0
-            steps = num_envs * args.iterations * args.chunks
-            row = {"num_envs": num_envs, "video_term": use_video, "env_steps_per_s": steps / elapsed,
-                       "first_call_s": compile_s, "updates_per_iteration": args.updates}
+            _, timing = time_niljax(trainer, args.chunks, 0.0)
+            row = {"num_envs": num_envs, "video_term": use_video, "env_steps_per_s": timing["env_steps_per_s"],
+                   "first_call_s": timing["first_call_s"], "updates_per_iteration": args.updates}
             print(json.dumps(row), flush=True)
             results.append(row)
     # Side by side, same run: how much the video term (TimeSformer on every env's clip) costs at each N.
