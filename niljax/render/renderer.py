@@ -15,19 +15,18 @@ With `render_rgb=False` the rgb output is all `background_color` (only the mask 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from typing import Any, Literal
+from typing import Any
 
 import jax.numpy as jnp
 import mujoco
 import numpy as np
 from mujoco import mjx
 
-from niljax.render.config import Backend, RenderConfig
+from niljax.render.config import RenderConfig
 from niljax.render.hull_backend import HullRenderer
 from niljax.render.jax_backend import JaxRaycaster
-from niljax.render.warp_backend import WarpRenderer, warp_available
+from niljax.render.warp_backend import WarpRenderer
 
 log = logging.getLogger(__name__)
 
@@ -97,31 +96,16 @@ class BatchRenderer:
                 render_rgb=config.render_rgb,
                 background_color=config.background_color,  # where no geom is hit ("scene" background)
             )
-        elif self.backend == "hull":
-            self._jax = HullRenderer(
-                self.mj_model,
-                mask,
-                height=config.height,
-                width=config.width,
-                fovy=float(self.mj_model.cam_fovy[self.cam_id]),
-                draw_planes=config.background == "scene",
-                tol=config.hull_tol,
-                max_pieces=config.hull_pieces,
-                planes=config.hull_planes,
-                tile_pieces=config.hull_tile_pieces,
-                chunk=config.jax_chunk,
-            )
-        else:
-            self._jax = JaxRaycaster(
-                self.mj_model,
-                mask,
-                height=config.height,
-                width=config.width,
-                fovy=float(self.mj_model.cam_fovy[self.cam_id]),
-                draw_planes=config.background == "scene",
-                mesh_proxy=config.mesh_proxy,
-                chunk=config.jax_chunk,
-            )
+        else:  # the two pure-JAX ray casters share camera, resolution, background and chunking
+            common = dict(height=config.height, width=config.width,
+                          fovy=float(self.mj_model.cam_fovy[self.cam_id]),
+                          draw_planes=config.background == "scene", chunk=config.jax_chunk)
+            if self.backend == "hull":
+                self._jax = HullRenderer(self.mj_model, mask, tol=config.hull_tol,
+                                         max_pieces=config.hull_pieces, planes=config.hull_planes,
+                                         tile_pieces=config.hull_tile_pieces, **common)
+            else:
+                self._jax = JaxRaycaster(self.mj_model, mask, mesh_proxy=config.mesh_proxy, **common)
 
     @classmethod
     def from_scene(cls, scene: Any, config: RenderConfig = RenderConfig(), num_envs: int = 1) -> BatchRenderer:
