@@ -262,6 +262,7 @@ def plan_run(config: TrainConfig, *, device_memory: int | None = None, device: s
         PlanItem("render buffers", n * h * w * 16, "N x H x W x 16 (rgb, mask, depth, geom id)"),
         PlanItem("reference", t_ref * h * w * 4 + t_ref * emb_dim * 4, f"T={t_ref} frames + masks + embeddings"),
     ]
+    params = None  # the encoder's abstract parameters (shapes only), reused by the FLOP count
     if tsf is not None:
         from niljax.encoders.timesformer import Timesformer
 
@@ -285,17 +286,18 @@ def plan_run(config: TrainConfig, *, device_memory: int | None = None, device: s
     updates = lcfg.num_updates_per_iteration(n)
     flop_counts: dict[str, float | None] = {}
     if flops:
-        flop_counts = _flops(config, env, tsf, clip, dtype_name, obs_dim, act_dim, updates)
-    detected_device, detected_memory = detect_device_memory()
+        flop_counts = _flops(config, env, tsf, params, learner, clip, dtype_name, obs_dim, act_dim, updates)
+    if device_memory is None:
+        detected, device_memory = detect_device_memory()
+        device = device or detected
     summary = {"robot": config.robot, "num_envs": n, "height": h, "width": w, "clip_len": clip,
                "encoder": f"{config.encoder.kind}" + (f"/{config.encoder.preset}" if config.encoder.kind ==
                                                        "timesformer-random" else ""),
                "encoder_dtype": dtype_name, "clips_per_encoder_call": clips_per_call,
                "replay_capacity": lcfg.replay_capacity, "batch_size": lcfg.batch_size,
                "updates_per_iteration": updates, "video_every_k": config.reward.video_every_k}
-    return Plan(summary=summary, items=items, flops=flop_counts,
-                device=device or (detected_device if device_memory is None else "given"),
-                device_memory=device_memory if device_memory is not None else detected_memory)
+    return Plan(summary=summary, items=items, flops=flop_counts, device=device or "given",
+                device_memory=device_memory)
 
 
 def _cost(fn: Any, *args: Any) -> float | None:
@@ -310,8 +312,9 @@ def _cost(fn: Any, *args: Any) -> float | None:
     return float(cost["flops"]) if cost and "flops" in cost else None
 
 
-def _flops(config: TrainConfig, env: Any, tsf: Any, clip: int, dtype_name: str, obs_dim: int, act_dim: int,
-           updates: int) -> dict[str, float | None]:
+def _flops(config: TrainConfig, env: Any, tsf: Any, params: Any, learner: Any, clip: int, dtype_name: str,
+           obs_dim: int, act_dim: int, updates: int) -> dict[str, float | None]:
+    """FLOPs per iteration by stage; `params` / `learner` are the abstract encoder parameters and LearnerState."""
     import jax
     import jax.numpy as jnp
 
@@ -326,12 +329,9 @@ def _flops(config: TrainConfig, env: Any, tsf: Any, clip: int, dtype_name: str, 
         dtype = jnp.bfloat16 if dtype_name == "bfloat16" else jnp.float32
         model = Timesformer(tsf, dtype=dtype, unroll_layers=True)
         pixels = jax.ShapeDtypeStruct((1, clip, tsf.image_size, tsf.image_size, 3), jnp.float32)
-        params = jax.eval_shape(lambda x: Timesformer(tsf).init(jax.random.PRNGKey(0), x), pixels)
         one = _cost(lambda p, x: model.apply(p, x).cls_embedding, params, pixels)
         out["encoder"] = None if one is None else one * n / config.reward.video_every_k
-    lcfg = config.learner
-    learner = jax.eval_shape(lambda k: bro.init_learner(k, obs_dim, act_dim, lcfg), jax.ShapeDtypeStruct((2,), jnp.uint32))
-    b = lcfg.batch_size
+    b = config.learner.batch_size
     f32 = jnp.float32
     batch = Transition(obs=jax.ShapeDtypeStruct((b, obs_dim), f32), action=jax.ShapeDtypeStruct((b, act_dim), f32),
                        reward=jax.ShapeDtypeStruct((b,), f32), next_obs=jax.ShapeDtypeStruct((b, obs_dim), f32),
