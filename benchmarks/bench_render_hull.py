@@ -98,7 +98,7 @@ def iou_part(args: argparse.Namespace, backends: list[str]) -> dict:
                 rec = {"mean": float(np.mean(ious)), "min": float(np.min(ious)), "max": float(np.max(ious)),
                        "robot_pixels_mean": float(np.mean([g.sum() for g in gl])), "build_s": build_s}
                 if backend == "hull":
-                    h = r._jax
+                    h = r.engine
                     cam = r.cam_id
                     _, _, gid = jax.jit(h.render)(data.geom_xpos, data.geom_xmat, data.cam_xpos[:, cam],
                                                   data.cam_xmat[:, cam])
@@ -147,7 +147,7 @@ def fps_part(args: argparse.Namespace, backends: list[str]) -> list[dict]:
                 row = {"backend": backend, "size": size, "batch": batch, "frames_per_s": batch / dt,
                        "ms_per_call": 1e3 * dt, "compile_s": compile_s, "calls": n, **_cost(compiled)}
                 if backend == "hull":
-                    row["analytic_flops_per_frame"] = r._jax.flops_per_frame()["total_flops"]
+                    row["analytic_flops_per_frame"] = r.engine.flops_per_frame()["total_flops"]
                 print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
                 results.append(row)
     return results

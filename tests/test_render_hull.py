@@ -159,4 +159,4 @@ def test_hull_nonconvex_mesh_matches_opengl_and_caches(tmp_path, monkeypatch) ->
     assert len(list(tmp_path.glob("*.npz"))) == 1
     hb._PIECE_CACHE.clear()
     again = hb.HullRenderer(m, robot, height=64, width=64, fovy=45.0, draw_planes=False)
-    np.testing.assert_array_equal(np.asarray(again.piece_h), np.asarray(r._jax.piece_h))
+    np.testing.assert_array_equal(np.asarray(again.piece_h), np.asarray(r.engine.piece_h))

@@ -71,14 +71,13 @@ def render_poses(scene: Any, qpos: np.ndarray, render_config: Any, *, camera_shi
                  batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """Render qpos[M,nq] (kinematics only) in chunks of `batch`: rgb uint8[M,H,W,3], mask bool[M,H,W].
 
-    camera_shift f32[M,3] moves the render camera per frame (world metres; `niljax.render.camera.anchor_camera`).
+    camera_shift f32[M,3] moves the render camera per frame (world metres; `BatchRenderer.render(shift=)`).
     One renderer of `batch` envs and one compile whatever M is (the last chunk is padded).
     """
     import jax
     import jax.numpy as jnp
 
     from niljax.render import BatchRenderer
-    from niljax.render.camera import anchor_camera
     from niljax.render.kinematics import kinematic_data
 
     qpos = np.asarray(qpos, np.float64)
@@ -91,7 +90,7 @@ def render_poses(scene: Any, qpos: np.ndarray, render_config: Any, *, camera_shi
 
     @jax.jit
     def render(data: Any, shift: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return renderer.render(anchor_camera(data, renderer.cam_id, shift))
+        return renderer.render(data, shift=shift)
 
     pad = (-m) % batch
     qpos = np.concatenate([qpos, np.repeat(qpos[-1:], pad, axis=0)])

@@ -17,6 +17,7 @@ from niljax._lazy import lazy_exports
 # Lazy exports (niljax._lazy): importing a light name (a config) does not import jax or mujoco.
 _EXPORTS = {
     'BatchRenderer': 'niljax.render.renderer',
+    'CameraView': 'niljax.render.config',
     'RenderConfig': 'niljax.render.config',
     'mask_iou': 'niljax.render.metrics',
     'render_opengl': 'niljax.render.opengl',
@@ -28,6 +29,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "BatchRenderer",
+    "CameraView",
     "RenderConfig",
     "mask_iou",
     "render_opengl",

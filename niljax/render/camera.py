@@ -39,16 +39,51 @@ def pixel_rays(height: int, width: int, fovy_deg: float) -> jnp.ndarray:
 #: "both"       - the frames and video term use the reference anchor; the mask IoU is the mean of the two
 #:                anchors' IoUs (pose from the agent-anchored view, path from the reference-anchored one), which
 #:                ranks standing < walking in place < walking along the reference (experiments/walk_landscape.py).
-CAMERA_ANCHORS: tuple[str, ...] = ("agent", "reference", "both")
+#: "static"     - a camera that does not move: it stays where the follow camera was at reference frame 0 (the
+#:                reference video's static camera). An episode that starts at reference index s > 0 places it
+#:                where the reference's root was at frame 0 (needs `root_pos` in the bundle when s can be > 0).
+CAMERA_ANCHORS: tuple[str, ...] = ("agent", "reference", "both", "static")
 
 
-def anchor_camera(data, camera_id: int, shift: jnp.ndarray):  # noqa: ANN001, ANN201 - mjx.Data in and out
-    """Move camera `camera_id` of a batched mjx.Data by `shift` f32[N,3] (world); jittable.
+def orbit_camera(data, camera_ids: Any, pivot: jnp.ndarray, degrees: float):  # noqa: ANN001, ANN201 - mjx.Data
+    """Rotate cameras `camera_ids` (int or sequence) of a batched mjx.Data by `degrees` about the vertical axis
+    through `pivot` f32[N,3] (world): position and orientation turn together, so the camera keeps looking at the
+    pivot from a new azimuth; jittable, `degrees` static (0 returns `data` unchanged)."""
+    if degrees == 0:
+        return data
+    ids = np.atleast_1d(np.asarray(camera_ids, np.int32))
+    a = math.radians(float(degrees))
+    rot = jnp.asarray([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]],
+                      data.cam_xpos.dtype)
+    pos = data.cam_xpos[:, ids]  # [N,K,3]
+    pivot = pivot[:, None, :].astype(pos.dtype)
+    pos = pivot + jnp.einsum("ij,nkj->nki", rot, pos - pivot)
+    mat = jnp.einsum("ij,nkjl->nkil", rot, data.cam_xmat[:, ids])
+    return data.replace(cam_xpos=data.cam_xpos.at[:, ids].set(pos), cam_xmat=data.cam_xmat.at[:, ids].set(mat))
+
+
+def static_anchor_shift(reference_root: jnp.ndarray | None, start_index: jnp.ndarray, agent_root: jnp.ndarray,
+                        agent_start_root: jnp.ndarray) -> jnp.ndarray:
+    """Camera shift f32[N,3] that holds a track camera still at its reference-frame-0 pose (anchor "static").
+
+    The agent's displacement since its episode start is undone, and an episode that started at reference index
+    s is moved back by the reference's own displacement from frame 0 to s (reference_root f32[T,3]; None: the
+    episodes must start at index 0)."""
+    shift = -(agent_root - agent_start_root)
+    if reference_root is not None:
+        last = reference_root.shape[0] - 1
+        shift = shift + reference_root[0] - reference_root[jnp.clip(start_index, 0, last)]
+    return shift
+
+
+def anchor_camera(data, camera_id: Any, shift: jnp.ndarray):  # noqa: ANN001, ANN201 - mjx.Data in and out
+    """Move camera(s) `camera_id` (int or sequence) of a batched mjx.Data by `shift` f32[N,3] (world); jittable.
 
     Only `cam_xpos` changes (the orientation of a track camera does not depend on its position), which is what
     every render backend reads.
     """
-    return data.replace(cam_xpos=data.cam_xpos.at[:, camera_id].add(shift.astype(data.cam_xpos.dtype)))
+    ids = np.atleast_1d(np.asarray(camera_id, np.int32))
+    return data.replace(cam_xpos=data.cam_xpos.at[:, ids].add(shift.astype(data.cam_xpos.dtype)[:, None, :]))
 
 
 def reference_anchor_shift(reference_root: jnp.ndarray, time_index: jnp.ndarray, start_index: jnp.ndarray,
@@ -66,31 +101,37 @@ def reference_anchor_shift(reference_root: jnp.ndarray, time_index: jnp.ndarray,
 
 
 #: Camera fields a bundle records (Stage 1's first-frame metadata, `make_replay_bundle`) that must equal the
-#: run's camera; floats compared to 1e-4.
-CAMERA_FIELDS: tuple[str, ...] = ("name", "fovy", "mode", "body", "pos", "quat")
+#: run's camera; floats compared to 1e-4. `azimuth` and `static` are the view's orbit (degrees) and whether the
+#: camera stayed at its first-frame pose (bundles written before they existed read as 0 and False).
+CAMERA_FIELDS: tuple[str, ...] = ("name", "fovy", "mode", "body", "pos", "quat", "azimuth", "static")
+_CAMERA_DEFAULTS: dict[str, Any] = {"azimuth": 0.0, "static": False}
 
 
-def camera_record(mj_model: Any, config: Any) -> dict[str, Any]:
-    """The camera a renderer with `config` (a RenderConfig) uses on `mj_model` (a mujoco.MjModel): {name, fovy (the config's override or the
-    model's), mode, body, pos, quat} (MuJoCo camera fields, JSON-able)."""
+def camera_record(mj_model: Any, config: Any, view: Any = None) -> dict[str, Any]:
+    """The camera a renderer with `config` (a RenderConfig) uses on `mj_model` (a mujoco.MjModel) for `view` (a
+    `CameraView`; None: the config's first view): {name, fovy (the config's override or the model's), mode,
+    body, pos, quat (MuJoCo camera fields), azimuth, static, view (the view's spec)}, JSON-able."""
     import mujoco
 
-    cid = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_CAMERA, config.camera)
+    view = view if view is not None else config.view_specs()[0]
+    cid = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_CAMERA, view.camera)
     if cid < 0:
-        raise ValueError(f"camera {config.camera!r} not in the model")
+        raise ValueError(f"camera {view.camera!r} not in the model")
     fovy = float(config.fovy) if config.fovy is not None else float(mj_model.cam_fovy[cid])
-    return {"name": config.camera, "fovy": fovy, "mode": int(mj_model.cam_mode[cid]),
+    return {"name": view.camera, "fovy": fovy, "mode": int(mj_model.cam_mode[cid]),
             "body": mj_model.body(int(mj_model.cam_bodyid[cid])).name,
-            "pos": [float(x) for x in mj_model.cam_pos[cid]], "quat": [float(x) for x in mj_model.cam_quat[cid]]}
+            "pos": [float(x) for x in mj_model.cam_pos[cid]], "quat": [float(x) for x in mj_model.cam_quat[cid]],
+            "azimuth": float(view.azimuth), "static": config.camera_anchor == "static", "view": view.name}
 
 
 def camera_mismatches(recorded: dict[str, Any], actual: dict[str, Any], tol: float = 1e-4) -> list[str]:
-    """'field: bundle X vs run Y' for every `CAMERA_FIELDS` entry both dicts have and that differs."""
+    """'field: bundle X vs run Y' for every `CAMERA_FIELDS` entry both dicts have and that differs (a field a
+    bundle predates is compared as its default)."""
     out = []
     for key in CAMERA_FIELDS:
-        if key not in recorded or key not in actual:
+        if key not in actual or (key not in recorded and key not in _CAMERA_DEFAULTS):
             continue
-        a, b = recorded[key], actual[key]
+        a, b = recorded.get(key, _CAMERA_DEFAULTS.get(key)), actual[key]
         if isinstance(a, (int, float, list, tuple)) and not isinstance(a, bool) and key != "name" and key != "body":
             same = np.shape(a) == np.shape(b) and np.allclose(np.asarray(a, float), np.asarray(b, float), atol=tol)
         else:

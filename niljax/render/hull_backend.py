@@ -260,15 +260,23 @@ class HullRenderer:
         return tmin, slot, n
 
     def _render_one(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,
-                    cam_xmat: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
-        d = self.tile_rays @ cam_xmat.T  # world ray directions [T,B,3]
+                    cam_xmat: jnp.ndarray, fov_scale: jnp.ndarray | None = None
+                    ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+        cull_mat = ray_mat = cam_xmat
+        if fov_scale is not None:
+            # a field of view s times wider: camera-frame rays (x, y, -1) -> (s x, s y, -1). The tile frusta stay
+            # those of the base rays, so points are culled in the frame where the rays are the base ones (x / s).
+            one = jnp.ones_like(fov_scale)
+            ray_mat = cam_xmat * jnp.stack([fov_scale, fov_scale, one])[None, :]
+            cull_mat = cam_xmat * jnp.stack([1.0 / fov_scale, 1.0 / fov_scale, one])[None, :]
+        d = self.tile_rays @ ray_mat.T  # world ray directions [T,B,3]
         d = d / jnp.linalg.norm(d, axis=-1, keepdims=True)
         if self.num_pieces:
             g = jnp.asarray(self.piece_geom)
             nw = jnp.einsum("pij,pkj->pki", geom_xmat[g], self.piece_n)  # world plane normals [P,K,3]
             hw_off = self.piece_h + jnp.einsum("pki,pi->pk", nw, geom_xpos[g])  # world offsets [P,K]
             num = hw_off - nw @ cam_xpos  # [P,K]: >= 0 where the camera is inside that half-space
-            idx, valid, _ = self._cull(geom_xpos, geom_xmat, cam_xpos, cam_xmat)
+            idx, valid, _ = self._cull(geom_xpos, geom_xmat, cam_xpos, cull_mat)
         else:
             nw = num = jnp.zeros((0,))
             idx = valid = jnp.zeros((self.num_tiles, 0))
@@ -292,8 +300,10 @@ class HullRenderer:
         return rgb.reshape(h, w, 3), mask.reshape(h, w), gid.reshape(h, w)
 
     def render(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,
-               cam_xmat: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
-        """Batched render: float rgb f32[N,H,W,3] in [0,1] (unhit pixels undefined), mask bool[N,H,W], geom id."""
+               cam_xmat: jnp.ndarray, fov_scale: jnp.ndarray | None = None
+               ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+        """Batched render: float rgb f32[N,H,W,3] in [0,1] (unhit pixels undefined), mask bool[N,H,W], geom id.
+        fov_scale f32[N] or None: per-env tan(fovy_env / 2) / tan(fovy / 2) (a per-env field of view)."""
 
         def one(args: tuple[jnp.ndarray, ...]) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
             return self._render_one(*args)
@@ -301,6 +311,8 @@ class HullRenderer:
         n = geom_xpos.shape[0]
         f32 = jnp.float32
         args = (geom_xpos.astype(f32), geom_xmat.astype(f32), cam_xpos.astype(f32), cam_xmat.astype(f32))
+        if fov_scale is not None:
+            args = args + (jnp.asarray(fov_scale, f32),)
         return jax.lax.map(one, args, batch_size=min(self.chunk, n))
 
     def tile_load(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,

@@ -295,12 +295,19 @@ class JaxRaycaster:
         return rgb, mask, gid
 
     def render(
-        self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray, cam_xmat: jnp.ndarray
+        self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray, cam_xmat: jnp.ndarray,
+        fov_scale: jnp.ndarray | None = None,
     ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
-        """Batched render: float rgb f32[N,H,W,3] in [0,1] (unhit pixels undefined), mask bool[N,H,W], geom id."""
+        """Batched render: float rgb f32[N,H,W,3] in [0,1] (unhit pixels undefined), mask bool[N,H,W], geom id.
+
+        fov_scale f32[N] or None: per-env tan(fovy_env / 2) / tan(fovy / 2), a per-env field of view. Scaling the
+        camera-frame rays' x and y by it is scaling the first two columns of the camera matrix."""
 
         def one(args: tuple[jnp.ndarray, ...]) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
             return self._render_one(*args)
 
+        if fov_scale is not None:
+            s = jnp.asarray(fov_scale, cam_xmat.dtype)
+            cam_xmat = cam_xmat * jnp.stack([s, s, jnp.ones_like(s)], -1)[:, None, :]
         n = geom_xpos.shape[0]
         return jax.lax.map(one, (geom_xpos, geom_xmat, cam_xpos, cam_xmat), batch_size=min(self.chunk, n))

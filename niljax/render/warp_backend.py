@@ -47,10 +47,12 @@ def render_context(
     cam_id: int,
     render_rgb: bool,
     background_color: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    per_env_fovy: bool = False,
 ) -> Any:
-    """The cached `mjx.create_render_context` for this (model, N, H, W, camera, rgb flag, sky colour)."""
+    """The cached `mjx.create_render_context` for this (model, N, H, W, camera, rgb flag, sky colour, fovy mode).
+    `per_env_fovy`: rays computed in the kernel from each world's `cam_fovy` instead of precomputed once."""
     background_color = tuple(float(c) for c in background_color)
-    key = (id(mj_model), num_envs, height, width, cam_id, render_rgb, background_color)
+    key = (id(mj_model), num_envs, height, width, cam_id, render_rgb, background_color, per_env_fovy)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None and hit[0] is mj_model:
@@ -66,6 +68,7 @@ def render_context(
             use_textures=True,
             use_shadows=False,
             background_color=(*background_color, 1.0),
+            use_precomputed_rays=not per_env_fovy,
         )
         _CACHE[key] = (mj_model, rc)  # keeps the model alive so id() stays unique
         return rc
@@ -110,6 +113,7 @@ class WarpRenderer:
         cam_id: int,
         render_rgb: bool,
         background_color: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        per_env_fovy: bool = False,
     ) -> None:
         if not warp_available():
             raise RuntimeError("the warp render backend needs warp-lang (pip install warp-lang); use backend='jax'")
@@ -117,7 +121,9 @@ class WarpRenderer:
         self.num_envs, self.height, self.width, self.cam_id = num_envs, height, width, cam_id
         self.render_rgb = render_rgb
         self.mx = mjx.put_model(mj_model, impl="warp", device=jax.local_devices()[0])
-        self.rc = render_context(mj_model, num_envs, height, width, cam_id, render_rgb, background_color)
+        self.per_env_fovy = per_env_fovy
+        self.rc = render_context(mj_model, num_envs, height, width, cam_id, render_rgb, background_color,
+                                 per_env_fovy)
         self.template = mjx.make_data(mj_model, impl="warp", naconmax=1, njmax=1, device=jax.local_devices()[0])
 
     def _warp_data(self, d: mjx.Data) -> mjx.Data:
@@ -143,11 +149,21 @@ class WarpRenderer:
         )
         return out.replace(_impl=impl)
 
-    def render(self, d: mjx.Data) -> tuple[jnp.ndarray | None, jnp.ndarray]:
-        """(rgb f32[N,H,W,3] in [0,1] or None when rgb is off, geom id int32[N,H,W], -1 = nothing hit)."""
+    def render(self, d: mjx.Data, fovy: jnp.ndarray | None = None) -> tuple[jnp.ndarray | None, jnp.ndarray]:
+        """(rgb f32[N,H,W,3] in [0,1] or None when rgb is off, geom id int32[N,H,W], -1 = nothing hit).
+
+        fovy f32[N] or None: the camera's field of view per env (degrees); needs `per_env_fovy=True` (MuJoCo
+        Warp then reads `cam_fovy[world, camera]` per world instead of using its precomputed rays)."""
         ctx = self.rc.pytree()
-        dw = mjx.refit_bvh(self.mx, self._warp_data(d), ctx)  # BVH bounds follow the new poses
-        rgb_packed, _, seg, _ = mjx.render_with_segmentation(self.mx, dw, ctx)
+        mx = self.mx
+        if fovy is not None:
+            if not self.per_env_fovy:
+                raise ValueError("WarpRenderer.render(fovy=...) needs a renderer built with per_env_fovy=True")
+            base = jnp.broadcast_to(jnp.asarray(self.mj_model.cam_fovy, jnp.float32)[None, :],
+                                    (self.num_envs, self.mj_model.ncam))
+            mx = mx.replace(cam_fovy=base.at[:, self.cam_id].set(jnp.asarray(fovy, jnp.float32)))
+        dw = mjx.refit_bvh(mx, self._warp_data(d), ctx)  # BVH bounds follow the new poses
+        rgb_packed, _, seg, _ = mjx.render_with_segmentation(mx, dw, ctx)
         # The context renders only `cam_id` (cam_active=[cam_id]): its outputs are indexed by position among the
         # active cameras, 0, not by the model's camera id (which is not 0 once a scene has a world camera first).
         geom_id = mjx.get_segmentation(ctx, 0, seg)

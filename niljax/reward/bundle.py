@@ -16,6 +16,13 @@ half-written bundle at the target path. `load_bundle` checks the checksum, the f
 dtype, frame/mask/embedding counts against each other and against the metadata, and (optionally) that the
 bundle's encoder is the one configured; any failure raises `BundleError` with the reason.
 
+A multi-view reference (one motion filmed by V cameras, `RenderConfig.views`) is a folder of V bundles:
+
+    <reference>/views.json   {"views": [view spec, ...], "folders": [sub-folder, ...]}
+    <reference>/<folder>/    one bundle per view (its metadata's camera records the view)
+
+written by `save_view_bundles`, read by `load_view_bundles` (which also reads a plain bundle as one view).
+
 `ReferenceBundle` is host-side (numpy). `to_device()` returns `ReferenceArrays`, a pytree of device arrays
 that jitted code takes as an ordinary argument (its shapes are static: a bundle of another length or size
 recompiles; another bundle of the same shapes does not).
@@ -44,6 +51,7 @@ FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 ARRAYS_FILE = "arrays.npz"
 METADATA_FILE = "metadata.json"
+VIEWS_FILE = "views.json"
 
 
 class BundleError(ValueError):
@@ -297,6 +305,9 @@ def load_bundle(
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"no bundle folder at {path}")
+    if (path / VIEWS_FILE).is_file() and not (path / METADATA_FILE).exists():
+        raise BundleError(f"{path} is a multi-view reference ({', '.join(_read_views(path)[0])}): load it with "
+                          "load_view_bundles (a run with RenderConfig.views), or pass one view's folder")
     meta_path, arrays_path = path / METADATA_FILE, path / ARRAYS_FILE
     for p in (meta_path, arrays_path):
         if not p.is_file():
@@ -406,3 +417,78 @@ def make_bundle(
         qpos = np.asarray(qpos, np.float32)
     return ReferenceBundle(frames=frames, masks=masks, embeddings=embeddings, metadata=metadata, root_pos=root_pos,
                            qpos=qpos)
+
+
+def view_name(bundle: ReferenceBundle) -> str:
+    """The camera view a bundle was rendered from ("follow", "follow@45"): its camera record's `view`, else the
+    camera's name (bundles from before views)."""
+    camera = bundle.metadata.camera or {}
+    return str(camera.get("view") or camera.get("name") or "follow")
+
+
+def _read_views(path: Path) -> tuple[list[str], list[str]]:
+    try:
+        raw = json.loads((path / VIEWS_FILE).read_text())
+        views, folders = [str(v) for v in raw["views"]], [str(f) for f in raw["folders"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BundleError(f"{path / VIEWS_FILE} is malformed ({e}); expected {{\"views\": [...], \"folders\": [...]}}") from e
+    if not views or len(views) != len(folders) or len(set(views)) != len(views):
+        raise BundleError(f"{path / VIEWS_FILE}: views {views} and folders {folders} must be non-empty, equally long "
+                          "and without repeats")
+    return views, folders
+
+
+def save_view_bundles(bundles: dict[str, ReferenceBundle], path: str | os.PathLike, *,
+                      overwrite: bool = False) -> Path:
+    """Write V bundles of one motion, keyed by view spec ("follow", "follow@90"; in order), as a multi-view
+    reference folder. The views must agree in length, size and encoder (BundleError otherwise). Written into a
+    temporary sibling and renamed into place, like `save_bundle`."""
+    path = Path(path)
+    if not bundles:
+        raise BundleError("save_view_bundles: no views given")
+    first = next(iter(bundles.values()))
+    for name, b in bundles.items():
+        if b.frames.shape != first.frames.shape or b.embeddings.shape != first.embeddings.shape:
+            raise BundleError(f"view {name!r} has frames {b.frames.shape} / embeddings {b.embeddings.shape}, the first "
+                              f"view {first.frames.shape} / {first.embeddings.shape}: every view needs the same length, "
+                              "size and encoder")
+        if b.metadata.encoder != first.metadata.encoder:
+            raise BundleError(f"view {name!r} was embedded with another encoder than the first view")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        folders = [f"view{i}" for i in range(len(bundles))]
+        for folder, bundle in zip(folders, bundles.values()):
+            save_bundle(bundle, tmp / folder)
+        (tmp / VIEWS_FILE).write_text(json.dumps({"views": list(bundles), "folders": folders}, indent=2) + "\n")
+        old = None
+        if path.exists():  # moved aside, deleted once the new folder is in place
+            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(path, old)
+        os.rename(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def load_view_bundles(path: str | os.PathLike, **load_kwargs: Any) -> dict[str, ReferenceBundle]:
+    """{view spec: bundle} in order: every view of a multi-view reference folder, or a plain bundle as its one
+    view (`view_name`). `load_kwargs` go to `load_bundle` for each view. BundleError on any problem."""
+    path = Path(path)
+    if not (path / VIEWS_FILE).is_file() or (path / METADATA_FILE).exists():
+        bundle = load_bundle(path, **load_kwargs)
+        return {view_name(bundle): bundle}
+    views, folders = _read_views(path)
+    out = {}
+    for name, folder in zip(views, folders):
+        bundle = load_bundle(path / folder, **load_kwargs)
+        if view_name(bundle) != name:
+            raise BundleError(f"{path / folder} records camera view {view_name(bundle)!r}, {VIEWS_FILE} says {name!r}")
+        out[name] = bundle
+    return out

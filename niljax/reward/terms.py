@@ -325,3 +325,68 @@ def nil_reward(
         total = jnp.where(valid, total, jnp.float32(config.diverged_reward))
         terms["reward/total"] = total
     return total, terms
+
+
+# ---------------------------------------------------------------------------------------------------- views
+
+
+def stack_views(items: list[Any]) -> Any:
+    """Stack V pytrees of equal structure and shapes (per-view `ReferenceArrays` or `FrameHistory`) on a new
+    leading view axis. ValueError naming the first leaf whose shapes differ."""
+    if not items:
+        raise ValueError("stack_views: no views given")
+    shapes = [jax.tree.map(jnp.shape, x) for x in items]
+    for i, s in enumerate(shapes[1:], 1):
+        if s != shapes[0]:
+            raise ValueError(f"stack_views: view {i} has shapes {s}, view 0 {shapes[0]} (every view's reference must "
+                             "have the same length, size and encoder)")
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *items)
+
+
+def nil_reward_views(
+    config: RewardConfig,
+    reference: ReferenceArrays,
+    encoder: VideoEncoder | None,
+    history: FrameHistory,
+    physics: Any,
+    time_index: jax.Array,
+    *,
+    view_names: tuple[str, ...],
+    step: jax.Array | int | None = None,
+    last_video: jax.Array | None = None,
+    extra_view_mask: jax.Array | None = None,
+    valid: jax.Array | None = None,
+) -> tuple[jax.Array, dict[str, jax.Array], jax.Array]:
+    """The NIL reward seen from V cameras: `nil_reward` per view against that view's reference, averaged.
+
+    reference / history: `stack_views` of V per-view `ReferenceArrays` / `FrameHistory` (leading axis V, then
+    as in `nil_reward`); last_video f32[V,N] or None; extra_view_mask bool[V,N,H,W] or None; physics,
+    time_index, step and valid as in `nil_reward` (shared by the views). view_names (static): V names.
+
+    Returns reward f32[N] (the mean over views of each view's total: the penalties, the same in every view,
+    count once), terms as `nil_reward`'s (video and IoU the means over views) plus "reward/views/<name>/video"
+    and "reward/views/<name>/iou" f32[N] per view, and the per-view video scores f32[V,N] (carry them as
+    `last_video` when `config.video_every_k > 1`). The views run as one vmapped program: the encoder embeds
+    V*N clips per call. Static: everything `nil_reward` lists, plus V.
+    """
+    v = len(view_names)
+    if reference.frames.ndim != 5 or reference.frames.shape[0] != v:
+        raise ValueError(f"nil_reward_views: reference frames must be [V={v},T,H,W,3], got {reference.frames.shape}")
+    if history.frames.ndim != 6 or history.frames.shape[0] != v:
+        raise ValueError(f"nil_reward_views: history frames must be [V={v},N,L,H,W,3], got {history.frames.shape}")
+    n = history.frames.shape[1]
+    previous = jnp.zeros((v, n), jnp.float32) if last_video is None else jnp.asarray(last_video, jnp.float32)
+    if previous.shape != (v, n):
+        raise ValueError(f"nil_reward_views: last_video must be f32[{v},{n}], got shape {previous.shape}")
+
+    def one_view(ref: ReferenceArrays, hist: FrameHistory, last: jax.Array, extra: jax.Array | None):
+        return nil_reward(config, ref, encoder, hist, physics, time_index, step=step, last_video=last,
+                          extra_view_mask=extra, valid=valid)
+
+    _, per_view = jax.vmap(one_view, in_axes=(0, 0, 0, None if extra_view_mask is None else 0))(
+        reference, history, previous, extra_view_mask)
+    terms = {k: jnp.mean(x, axis=0) for k, x in per_view.items()}
+    for i, name in enumerate(view_names):
+        terms[f"reward/views/{name}/video"] = per_view["reward/video"][i]
+        terms[f"reward/views/{name}/iou"] = per_view["reward/iou"][i]
+    return terms["reward/total"], terms, per_view["reward/video"]

@@ -43,23 +43,39 @@ def demo_trajectory(scene, num_frames: int, control_hz: float) -> np.ndarray:
     return qpos
 
 
-def render_trajectory(scene, qpos: np.ndarray, render: RenderConfig, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Render qpos[T, nq] with the batch renderer (kinematics only): rgb uint8[T,H,W,3], mask bool[T,H,W]."""
+def render_trajectory_views(scene, qpos: np.ndarray, render: RenderConfig,
+                            batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Render qpos[T, nq] from every view of `render` with the batch renderer (kinematics only): rgb
+    uint8[V,T,H,W,3], mask bool[V,T,H,W]. With `camera_anchor="static"` the camera stays at its frame-0 pose."""
     import jax
 
     from niljax.render import BatchRenderer
     from niljax.render.kinematics import kinematic_data
 
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, render, batch)
-    render_fn = jax.jit(renderer.render)
+    static = render.camera_anchor == "static"
+
+    @jax.jit
+    def render_fn(data, shift):  # noqa: ANN001, ANN202 - mjx.Data, f32[B,3]
+        return renderer.render_views(data, shift=shift if static else None)
+
     num = len(qpos)
     padded = np.concatenate([qpos, np.repeat(qpos[-1:], (-num) % batch, axis=0)])
-    rgbs, masks = [], []
+    rgbs, masks, root0 = [], [], None
     for i in range(0, len(padded), batch):
-        rgb, mask = render_fn(kinematic_data(scene.mj_model, padded[i:i + batch]))
+        data = kinematic_data(scene.mj_model, padded[i:i + batch])
+        root = np.asarray(data.xpos[:, scene.root_body_id])
+        root0 = root[0] if root0 is None else root0
+        rgb, mask = render_fn(data, (root0[None] - root).astype(np.float32))  # static: back to frame 0's camera
         rgbs.append(np.asarray(rgb))
         masks.append(np.asarray(mask))
-    return np.concatenate(rgbs)[:num], np.concatenate(masks)[:num]
+    return np.concatenate(rgbs, axis=1)[:, :num], np.concatenate(masks, axis=1)[:, :num]
+
+
+def render_trajectory(scene, qpos: np.ndarray, render: RenderConfig, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Render qpos[T, nq] from the first view of `render` (kinematics only): rgb uint8[T,H,W,3], mask bool[T,H,W]."""
+    rgb, mask = render_trajectory_views(scene, qpos, dataclasses.replace(render, views=render.views[:1]), batch)
+    return rgb[0], mask[0]
 
 
 def make_replay_bundle(out: Path, robot: str, qpos: np.ndarray, render: RenderConfig,
@@ -67,28 +83,36 @@ def make_replay_bundle(out: Path, robot: str, qpos: np.ndarray, render: RenderCo
                        scene=None, extra: dict | None = None) -> Path:  # noqa: ANN001 - a RobotScene
     """Replay backend in miniature: render qpos[T, nq] (at the control rate) of `robot` with the training
     renderer and save it as a reference bundle, with the root's path (`root_pos`, what a reference-anchored
-    camera follows). `scene` overrides `load_robot(robot)` (e.g. a robot loaded from an explicit MJCF)."""
+    camera follows). `scene` overrides `load_robot(robot)` (e.g. a robot loaded from an explicit MJCF).
+    With several `render.views` it writes a multi-view reference (one bundle per view, `save_view_bundles`)."""
     from niljax.encoders.factory import build_encoder
     from niljax.render.camera import camera_record
-    from niljax.reward import make_bundle, save_bundle
+    from niljax.reward import make_bundle, save_bundle, save_view_bundles
     from niljax.robots import load_robot
     from niljax.sim.replay import kinematic_poses
 
     if scene is None:
         scene = load_robot(robot, plain_background=render.background == "plain")
     hz = 1.0 / scene.control_dt
-    frames, masks = render_trajectory(scene, qpos, render)
+    frames, masks = render_trajectory_views(scene, qpos, render)
     root_pos = kinematic_poses(scene, qpos)["xpos"][:, scene.root_body_id]
     extra = dict(extra or {}, model=dict(mjcf=str(Path(scene.asset_path).resolve()), source=scene.asset_source,
                                          fingerprint=scene.model_fingerprint()))
-    bundle = make_bundle(
-        frames, masks, build_encoder(encoder_config), robot=robot,
-        prompt=f"The {robot} agent is {skill}, camera follows the agent.", source=source,
-        original_fps=hz, control_rate_hz=hz, resampling="none", camera=camera_record(scene.mj_model, render),
-        clip_len=clip_len,
-        extra=extra, root_pos=root_pos, qpos=qpos,
-    )
-    return save_bundle(bundle, out, overwrite=True)
+    encoder = build_encoder(encoder_config)
+    camera_words = "static camera" if render.camera_anchor == "static" else "camera follows the agent"
+    bundles = {
+        view.name: make_bundle(
+            frames[v], masks[v], encoder, robot=robot,
+            prompt=f"The {robot} agent is {skill}, {camera_words}.", source=source,
+            original_fps=hz, control_rate_hz=hz, resampling="none",
+            camera=camera_record(scene.mj_model, render, view), clip_len=clip_len,
+            extra=extra, root_pos=root_pos, qpos=qpos,
+        )
+        for v, view in enumerate(render.view_specs())
+    }
+    if len(bundles) == 1:
+        return save_bundle(next(iter(bundles.values())), out, overwrite=True)
+    return save_view_bundles(bundles, out, overwrite=True)
 
 
 def make_demo_reference(out: Path, render: RenderConfig, encoder_config: EncoderConfig, num_frames: int,

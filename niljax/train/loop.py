@@ -19,6 +19,11 @@ One iteration, for N envs (all shapes static; N, render size, clip length, K rec
   8. `env_steps += N`; a BRO full reset when a reset step is crossed; K = `learner.num_updates_per_iteration(N)`
      updates in a `lax.scan` once the warm-up is over.
 
+Cameras (`RenderConfig`): with V > 1 views the renderer draws V images per env, the history and the reference
+carry a leading view axis [V, ...] and the reward is `nil_reward_views` (per view, averaged; per-view terms in
+the metrics). With `fovy_jitter` each env's field-of-view factor (`NilTrainState.fovy_factor`) is redrawn when
+its episode ends. Neither adds a trace: V and the jitter are static, the factors traced.
+
 `NilTrainState` holds everything needed to continue bit-for-bit (env states, history, replay, learner, RNG,
 counters, episode accumulators); it is what checkpoints save.
 
@@ -49,10 +54,11 @@ from jax.sharding import PartitionSpec as P
 from niljax.learner import bro
 from niljax.learner.loop import batch_sharding, sample_updates
 from niljax.learner.replay import ReplayBuffer, Transition, finite_rows, replay_init, replay_insert
-from niljax.render.camera import anchor_camera, reference_anchor_shift
+from niljax.render.camera import reference_anchor_shift, static_anchor_shift
 from niljax.sim.metrics import episode_walk_return
 from niljax.sim.skills import episode_success
-from niljax.reward import FrameHistory, ReferenceArrays, RewardConfig, VideoEncoder, init_history, nil_reward, push
+from niljax.reward import (FrameHistory, ReferenceArrays, RewardConfig, VideoEncoder, init_history, nil_reward,
+                           nil_reward_views, push)
 
 # Metrics averaged over a chunk; episode sums are accumulated separately.
 _EPISODE_KEYS = ("return", "iou", "video", "length", "fell")
@@ -63,13 +69,14 @@ class NilTrainState:
     env_state: Any  # sim State, batch axis N
     history: FrameHistory
     fresh: jax.Array  # bool[N]: env was reset before the coming step (its next render starts a new clip)
-    last_video: jax.Array  # f32[N], carried for video_every_k > 1
+    last_video: jax.Array  # f32[N] (f32[V,N] with V > 1 views), carried for video_every_k > 1
     learner: bro.LearnerState
     replay: ReplayBuffer
     rng: jax.Array
     env_steps: jax.Array  # int32[] env steps taken (summed over envs)
     iteration: jax.Array  # int32[]
     episode_acc: dict  # running per-env sums, f32[N] each (_EPISODE_KEYS)
+    fovy_factor: jax.Array  # f32[N]: each env's field-of-view factor this episode (1 without fovy_jitter)
 
 
 @dataclasses.dataclass
@@ -80,7 +87,7 @@ class NilTrainer:
     eval_env: Any  # niljax.sim.NilEnv starting at reference index 0
     renderer: Any  # niljax.render.BatchRenderer for num_envs
     eval_renderer: Any  # BatchRenderer for eval_envs
-    reference: ReferenceArrays
+    reference: ReferenceArrays  # with V > 1 views: `stack_views` of the V views' arrays (leading axis V)
     encoder: VideoEncoder | None
     reward_config: RewardConfig
     learner_config: bro.BROConfig
@@ -93,11 +100,22 @@ class NilTrainer:
     trace_count: int = dataclasses.field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        self.num_frames = int(self.reference.frames.shape[0])
+        self.view_names = tuple(v.name for v in self.renderer.views)
+        self.num_views = len(self.view_names)
+        expected_ndim = 4 if self.num_views == 1 else 5
+        if self.reference.frames.ndim != expected_ndim or (self.num_views > 1
+                                                           and self.reference.frames.shape[0] != self.num_views):
+            raise ValueError(f"the renderer has {self.num_views} view(s) {list(self.view_names)} but the reference "
+                             f"frames have shape {tuple(self.reference.frames.shape)} (one view: [T,H,W,3]; V views: "
+                             "[V,T,H,W,3], `niljax.reward.stack_views`)")
+        self.num_frames = int(self.reference.frames.shape[-4])
         self.eval_steps = int(self.eval_horizon or self.num_frames - 1)
-        if self.renderer.config.camera_anchor != "agent" and self.reference.root_pos is None:
-            raise ValueError(f"RenderConfig.camera_anchor={self.renderer.config.camera_anchor!r} needs the reference's root path, and this bundle "
-                             "has no root_pos (make it with the replay backend, or use camera_anchor='agent')")
+        anchor = self.renderer.config.camera_anchor
+        needs_root = anchor in ("reference", "both") or (anchor == "static" and self.env.config.random_start)
+        if needs_root and self.reference.root_pos is None:
+            raise ValueError(f"RenderConfig.camera_anchor={anchor!r} needs the reference's root path"
+                             f"{' (episodes start at random reference indices)' if anchor == 'static' else ''}, and "
+                             "this bundle has no root_pos (make it with the replay backend, or use camera_anchor='agent')")
         if self.reward_kind not in ("nil", "task"):
             raise ValueError(f"reward_kind must be 'nil' or 'task', got {self.reward_kind!r}")
         if self.reward_kind == "task" and getattr(self.env, "task", None) is None:
@@ -134,10 +152,18 @@ class NilTrainer:
         """Env-batched leaves split over "data" on their leading axis; learner, replay, counters replicated."""
         split = NamedSharding(self.mesh, P("data"))
         replicated = NamedSharding(self.mesh, P())
-        per_env = {"env_state", "history", "fresh", "last_video", "episode_acc"}
+        per_env = {"env_state", "history", "fresh", "last_video", "episode_acc", "fovy_factor"}
+        # with V > 1 views the history and last_video lead with the view axis: the env axis is the second
+        per_view = {"history", "last_video"} if self.num_views > 1 else set()
+        split_second = NamedSharding(self.mesh, P(None, "data"))
+
+        def sharding(name: str) -> NamedSharding:
+            if name in per_view:
+                return split_second
+            return split if name in per_env else replicated
+
         return NilTrainState(**{
-            f.name: jax.tree.map(lambda _, s=(split if f.name in per_env else replicated): s,
-                                 getattr(abstract, f.name))
+            f.name: jax.tree.map(lambda _, s=sharding(f.name): s, getattr(abstract, f.name))
             for f in dataclasses.fields(abstract)
         })
 
@@ -160,28 +186,65 @@ class NilTrainer:
         # constants (a 224x224 reference and TimeSformer-base would make huge, slow-to-compile programs).
         return self.reference, self.encoder
 
+    def _camera_shift(self, reference: ReferenceArrays, stepped: Any) -> jax.Array | None:
+        """The camera anchor's shift f32[N,3] this step (None for the agent-anchored follow camera)."""
+        anchor = self.renderer.config.camera_anchor
+        if anchor == "agent":
+            return None
+        root_path = reference.root_pos
+        if root_path is not None and self.num_views > 1:
+            root_path = root_path[0]  # every view's reference comes from the same motion
+        info, data = stepped.info, stepped.data
+        agent_root = data.xpos[:, self.env.scene.root_body_id]
+        start_index = info["time_index"] - info["step_count"]
+        if anchor == "static":
+            return static_anchor_shift(root_path, start_index, agent_root, info["start_root"])
+        return reference_anchor_shift(root_path, info["time_index"], start_index, agent_root, info["start_root"])
+
     def _render_reward(self, consts: Any, renderer: Any, stepped: Any, history: FrameHistory, fresh: jax.Array,
-                       step: jax.Array, last_video: jax.Array):
+                       step: jax.Array, last_video: jax.Array, fovy_factor: jax.Array | None = None):
+        """Render every view, push it into the history, score it: (reward f32[N], terms, history, rgb and mask of
+        the first view [N,...])."""
         reference, encoder = consts
         data = stepped.data
+        shift = self._camera_shift(reference, stepped)
+        multi = self.num_views > 1
+        render = renderer.render_views if multi else renderer.render
         pose_mask = None
         if renderer.config.camera_anchor == "both":
-            _, pose_mask = renderer.render(data)  # the agent-anchored view: pose only
-        if renderer.config.camera_anchor in ("reference", "both"):
-            root = self.env.scene.root_body_id
-            info = stepped.info
-            shift = reference_anchor_shift(reference.root_pos, info["time_index"],
-                                           info["time_index"] - info["step_count"], data.xpos[:, root],
-                                           info["start_root"])
-            data = anchor_camera(data, renderer.cam_id, shift)
-        rgb, mask = renderer.render(data)
+            _, pose_mask = render(data, fovy_factor=fovy_factor)  # the agent-anchored view: pose only
+        rgb, mask = render(data, shift=shift, fovy_factor=fovy_factor)
+        valid = stepped.metrics["diverged"] == 0  # a diverged env gets reward.diverged_reward, no NaN
+        if multi:
+            history = jax.vmap(push, in_axes=(0, 0, 0, None))(history, rgb, mask, fresh)
+            reward, terms, view_video = nil_reward_views(
+                self.reward_config, reference, encoder, history, stepped.physics, stepped.info["time_index"],
+                view_names=self.view_names, step=step, last_video=last_video, extra_view_mask=pose_mask,
+                valid=valid)
+            return reward, terms, history, rgb[0], mask[0], view_video
         history = push(history, rgb, mask, reset=fresh)
         reward, terms = nil_reward(
             self.reward_config, reference, encoder, history, stepped.physics,
-            stepped.info["time_index"], step=step, last_video=last_video, extra_view_mask=pose_mask,
-            valid=stepped.metrics["diverged"] == 0,  # a diverged env gets reward.diverged_reward, no NaN
+            stepped.info["time_index"], step=step, last_video=last_video, extra_view_mask=pose_mask, valid=valid,
         )
-        return reward, terms, history, rgb, mask
+        return reward, terms, history, rgb, mask, terms["reward/video"]
+
+    def _init_history(self, n: int, renderer: Any) -> tuple[FrameHistory, jax.Array]:
+        """An empty frame history and zero carried video scores for n envs (with a leading view axis if V > 1)."""
+        h, w = renderer.config.height, renderer.config.width
+        history = init_history(n, self.reward_config.clip_len, h, w)
+        video = jnp.zeros((n,), jnp.float32)
+        if self.num_views > 1:
+            history = jax.tree.map(lambda x: jnp.broadcast_to(x, (self.num_views,) + x.shape), history)
+            video = jnp.zeros((self.num_views, n), jnp.float32)
+        return history, video
+
+    def _draw_fovy_factor(self, rng: jax.Array, n: int) -> jax.Array:
+        """f32[n]: 1 + U(-j, j) per env (`RenderConfig.fovy_jitter` = j), ones without jitter."""
+        j = self.renderer.config.fovy_jitter
+        if j == 0:
+            return jnp.ones((n,), jnp.float32)
+        return 1.0 + jax.random.uniform(rng, (n,), jnp.float32, -j, j)
 
     # ------------------------------------------------------------------------------------------------ init
     def init(self, rng: jax.Array) -> NilTrainState:
@@ -190,21 +253,22 @@ class NilTrainer:
 
     def _init_impl(self, rng: jax.Array) -> NilTrainState:
         rng, k_env, k_learner = jax.random.split(rng, 3)
+        k_fovy = jax.random.fold_in(k_env, 1)  # a side stream: runs without jitter keep their random streams
         env_state = self._reset(k_env, self.num_envs)
-        render = self.renderer
-        h, w = render.config.height, render.config.width
         zeros = jnp.zeros((self.num_envs,), jnp.float32)
+        history, last_video = self._init_history(self.num_envs, self.renderer)
         return NilTrainState(
             env_state=env_state,
-            history=init_history(self.num_envs, self.reward_config.clip_len, h, w),
+            history=history,
             fresh=jnp.ones((self.num_envs,), bool),
-            last_video=zeros,
+            last_video=last_video,
             learner=bro.init_learner(k_learner, self.obs_dim, self.act_dim, self.learner_config),
             replay=replay_init(self.learner_config.replay_capacity, self.obs_dim, self.act_dim),
             rng=rng,
             env_steps=jnp.zeros((), jnp.int32),
             iteration=jnp.zeros((), jnp.int32),
             episode_acc={k: zeros for k in _EPISODE_KEYS},
+            fovy_factor=self._draw_fovy_factor(k_fovy, self.num_envs),
         )
 
     # ------------------------------------------------------------------------------------------------ train
@@ -226,6 +290,7 @@ class NilTrainer:
         cfg = self.learner_config
         n = self.num_envs
         rng, k_act, k_upd = jax.random.split(s.rng, 3)
+        k_fovy = jax.random.fold_in(k_act, 1)  # a side stream (see _init_impl)
         obs = self._obs(s.env_state)
 
         def random_actions(_: Any) -> jax.Array:
@@ -240,9 +305,11 @@ class NilTrainer:
             reward, history = stepped.metrics["task_reward"], s.history
             zero = jnp.zeros_like(reward)
             terms = {"reward/video": zero, "reward/iou": zero, "reward/task": reward, "reward/total": reward}
+            video_carry = s.last_video
         else:
-            reward, terms, history, _, _ = self._render_reward(
-                consts, self.renderer, stepped, s.history, s.fresh, s.iteration, s.last_video)
+            jitter = s.fovy_factor if self.renderer.config.fovy_jitter > 0 else None
+            reward, terms, history, _, _, video_carry = self._render_reward(
+                consts, self.renderer, stepped, s.history, s.fresh, s.iteration, s.last_video, jitter)
 
         done = stepped.done > 0
         truncated = stepped.info["truncation"].astype(jnp.float32) * done
@@ -287,9 +354,11 @@ class NilTrainer:
         new_state = NilTrainState(
             # a new episode starts without a video score: with video_every_k > 1 it must not inherit the last
             # episode's until its own first scoring step
-            env_state=env_state, history=history, fresh=done, last_video=jnp.where(done, 0.0, terms["reward/video"]),
+            env_state=env_state, history=history, fresh=done, last_video=jnp.where(done, 0.0, video_carry),
             learner=learner, replay=replay, rng=rng, env_steps=env_steps, iteration=s.iteration + 1,
             episode_acc=acc,
+            # a new episode gets a new field of view (a no-op without jitter: the factors stay 1)
+            fovy_factor=jnp.where(done, self._draw_fovy_factor(k_fovy, n), s.fovy_factor),
         )
         return new_state, metrics
 
@@ -317,17 +386,16 @@ class NilTrainer:
         cfg = self.learner_config
         renderer = self.eval_renderer
         env_state = self._reset(rng, n, self.eval_env)
-        h, w = renderer.config.height, renderer.config.width
-        history = init_history(n, self.reward_config.clip_len, h, w)
+        history, last_video = self._init_history(n, renderer)
         start_x = env_state.physics.root_pos[:, 0]
-        carry0 = (env_state, history, jnp.ones((n,), bool), jnp.zeros((n,), jnp.float32),
+        carry0 = (env_state, history, jnp.ones((n,), bool), last_video,
                   jnp.ones((n,), bool), jnp.zeros((), jnp.int32))
 
         def body(carry, _):
             env_state, history, fresh, last_video, alive, step = carry
             action = bro.act_eval(actor_params, self._obs(env_state), cfg, self.act_dim)
             stepped = jax.vmap(self.eval_env.step)(env_state, action)
-            reward, terms, history, rgb, mask = self._render_reward(
+            reward, terms, history, rgb, mask, video_carry = self._render_reward(
                 consts, renderer, stepped, history, fresh, step, last_video)
 
             def live(x: jax.Array) -> jax.Array:  # finished envs keep stepping but count 0 (where: NaN-proof)
@@ -352,7 +420,7 @@ class NilTrainer:
                 out["masks"] = mask[0]
             still = alive & ~(stepped.done > 0)
             # Finished envs keep stepping (static shapes) but stop counting.
-            return (stepped, history, jnp.zeros_like(fresh), terms["reward/video"], still, step + 1), out
+            return (stepped, history, jnp.zeros_like(fresh), video_carry, still, step + 1), out
 
         _, traj = jax.lax.scan(body, carry0, None, length=self.eval_steps)
         length = jnp.sum(traj["length"], axis=0)

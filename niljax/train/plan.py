@@ -8,9 +8,9 @@ XLA's cost analysis of the *lowered* (not compiled) programs:
 |---|---|
 | physics | the batched env `State` (mjx.Data, first_data for auto-reset, obs, physics quantities) x 2: the state the
   scan carries and the stepped copy live at once |
-| frame history | N x clip_len x H x W x 4 (rgb uint8 + mask) |
-| render buffers | N x H x W x 16 (rgb, mask, depth and geom-id planes of one render) |
-| reference | T x H x W x 4 + T x D x 4 (frames, masks, clip embeddings) |
+| frame history | V x N x clip_len x H x W x 4 (rgb uint8 + mask) |
+| render buffers | V x N x H x W x 16 (rgb, mask, depth and geom-id planes of one render) |
+| reference | V x (T x H x W x 4 + T x D x 4) (frames, masks, clip embeddings) |
 | encoder params | the TimeSformer's parameters (float32) |
 | encoder activations | clips per call (reward.encoder_chunk, or N) x the per-clip peak of one layer: pixels
   T x S^2 x 3 x 4, token states S_tok x (3D + I) x b + S_tok x D x 12, spatial attention T x h x (P+1)^2 x (4 + b),
@@ -254,13 +254,16 @@ def plan_run(config: TrainConfig, *, device_memory: int | None = None, device: s
     dtype_name = resolve_encoder_dtype(config.reward.encoder_dtype)
     dtype_bytes = 2 if dtype_name == "bfloat16" else 4
     tsf = timesformer_config_for(config.encoder) if config.reward.use_video else None
-    clips_per_call = min(config.reward.encoder_chunk or n, n) if config.reward.use_video else 0
+    views = len(config.render.view_specs())  # V camera views: V renders, histories, references, clips per env
+    # the views are vmapped around the encoder's chunked map: each map step embeds V x chunk clips
+    clips_per_call = views * min(config.reward.encoder_chunk or n, n) if config.reward.use_video else 0
     emb_dim = tsf.hidden_size if tsf is not None else 32
     items = [
         PlanItem("physics", 2 * _tree_bytes(env_state), "batched env State (mjx.Data, reset copy, obs) x 2"),
-        PlanItem("frame history", n * clip * h * w * 4, "N x clip_len x H x W x (3 + 1)"),
-        PlanItem("render buffers", n * h * w * 16, "N x H x W x 16 (rgb, mask, depth, geom id)"),
-        PlanItem("reference", t_ref * h * w * 4 + t_ref * emb_dim * 4, f"T={t_ref} frames + masks + embeddings"),
+        PlanItem("frame history", views * n * clip * h * w * 4, "V x N x clip_len x H x W x (3 + 1)"),
+        PlanItem("render buffers", views * n * h * w * 16, "V x N x H x W x 16 (rgb, mask, depth, geom id)"),
+        PlanItem("reference", views * (t_ref * h * w * 4 + t_ref * emb_dim * 4),
+                 f"V={views} x T={t_ref} frames + masks + embeddings"),
     ]
     params = None  # the encoder's abstract parameters (shapes only), reused by the FLOP count
     if tsf is not None:
@@ -290,7 +293,7 @@ def plan_run(config: TrainConfig, *, device_memory: int | None = None, device: s
     if device_memory is None:
         detected, device_memory = detect_device_memory()
         device = device or detected
-    summary = {"robot": config.robot, "num_envs": n, "height": h, "width": w, "clip_len": clip,
+    summary = {"robot": config.robot, "num_envs": n, "views": views, "height": h, "width": w, "clip_len": clip,
                "encoder": f"{config.encoder.kind}" + (f"/{config.encoder.preset}" if config.encoder.kind ==
                                                        "timesformer-random" else ""),
                "encoder_dtype": dtype_name, "clips_per_encoder_call": clips_per_call,

@@ -48,16 +48,17 @@ class Pipeline:
 
     config: TrainConfig
     scene: Any
-    bundle: Any
+    bundle: Any  # the first view's bundle
     encoder: Any
     trainer: Any
+    view_bundles: dict[str, Any] = dataclasses.field(default_factory=dict)  # {view spec: bundle}, every view
 
 
 def build_pipeline(config: TrainConfig) -> Pipeline:
     """Load the bundle, the robot, the env, renderers and encoder; validate that they fit together."""
     from niljax.encoders.factory import build_encoder
     from niljax.render import BatchRenderer
-    from niljax.reward import load_bundle
+    from niljax.reward import load_view_bundles, stack_views
     from niljax.robots import load_robot
     from niljax.sim import EnvConfig, NilEnv
     from niljax.train.loop import NilTrainer
@@ -67,7 +68,13 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     if not Path(config.reference).is_dir():
         raise FileNotFoundError(f"reference bundle not found: {config.reference} (make one with `niljax reference`)")
     encoder = build_encoder(config.encoder) if config.reward.use_video else None
-    bundle = load_bundle(config.reference, expected_encoder=encoder.info if encoder is not None else None)
+    view_bundles = load_view_bundles(config.reference, expected_encoder=encoder.info if encoder is not None else None)
+    run_views = [v.name for v in config.render.view_specs()]
+    if len(view_bundles) != len(run_views) or (len(run_views) > 1 and list(view_bundles) != run_views):
+        raise ValueError(f"camera views differ: the run renders {run_views} (RenderConfig.views / camera) but the "
+                         f"reference {config.reference} holds {list(view_bundles)}; use the reference's views, or "
+                         "remake it with these")
+    bundle = next(iter(view_bundles.values()))
     meta = bundle.metadata
     robot = config.robot or meta.robot
     if config.robot and meta.robot and config.robot != meta.robot:
@@ -101,10 +108,13 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
             f"{scene.model_fingerprint()}): pass --mjcf {recorded.get('mjcf') or 'PATH_OF_THAT_MODEL'}, or remake the bundle")
     from niljax.render.camera import camera_mismatches, camera_record
 
-    wrong = camera_mismatches(meta.camera, camera_record(scene.mj_model, config.render))
-    if wrong:
-        raise ValueError(f"the run's camera differs from the one the bundle {config.reference} was rendered with: "
-                         f"{'; '.join(wrong)}. Use the bundle's camera (e.g. --render.fovy), or remake the bundle")
+    for (name, view_bundle), view in zip(view_bundles.items(), config.render.view_specs()):
+        wrong = camera_mismatches(view_bundle.metadata.camera, camera_record(scene.mj_model, config.render, view))
+        if wrong:
+            where = config.reference if len(view_bundles) == 1 else f"{config.reference} (view {name})"
+            raise ValueError(f"the run's camera differs from the one the bundle {where} was rendered with: "
+                             f"{'; '.join(wrong)}. Use the bundle's camera (e.g. --render.fovy, "
+                             "--render.camera-azimuth, --render.camera-anchor), or remake the bundle")
     num_frames = bundle.frames.shape[0]
     env_config = EnvConfig(horizon=num_frames - 1, random_start=config.random_start,
                            max_start=max(num_frames - 2, 1), obs_time_index=config.observe_time,
@@ -128,14 +138,16 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     mesh = None
     if (config.shard or jax.process_count() > 1) and jax.device_count() > 1:  # several processes always shard
         mesh = jax.sharding.Mesh(np.array(jax.devices()), ("data",))
+    references = [reference_for_run(b, encoder, config) for b in view_bundles.values()]
     trainer = NilTrainer(
         mesh=mesh, env=env, eval_env=eval_env, renderer=renderer, eval_renderer=eval_renderer,
-        reference=reference_for_run(bundle, encoder, config), encoder=encoder,
+        reference=references[0] if len(references) == 1 else stack_views(references), encoder=encoder,
         reward_config=config.reward, learner_config=config.learner, num_envs=config.num_envs,
         iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs, eval_horizon=eval_steps,
         reward_kind=config.reward_kind,
     )
-    return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer)
+    return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer,
+                    view_bundles=view_bundles)
 
 
 def reference_for_run(bundle: Any, encoder: Any, config: TrainConfig) -> Any:
@@ -253,6 +265,8 @@ def check_against_bundle(config: TrainConfig) -> None:
     the reward's clip length and the render size must be the bundle's (ValueError naming both values).
     A missing or unreadable bundle is left to `build_pipeline` / `load_bundle`, which explain it."""
     meta_path = Path(config.reference) / "metadata.json" if config.reference else None
+    if meta_path is not None and not meta_path.is_file() and (Path(config.reference) / "view0" / "metadata.json").is_file():
+        meta_path = Path(config.reference) / "view0" / "metadata.json"  # a multi-view reference: views agree
     if meta_path is None or not meta_path.is_file():
         return
     try:
