@@ -128,7 +128,7 @@ def prepare_reference(args: argparse.Namespace, config: TrainConfig) -> str:
     from niljax.train.demo import make_replay_bundle
 
     out = Path(args.out) / args.robot / "reference"
-    if (out / "metadata.json").exists():
+    if (out / "metadata.json").exists() or (out / "views.json").exists():  # one view, or a multi-view folder
         return str(out)
     mjcf, traj, fps = FIXTURES[args.robot]
     scene = load_robot(args.robot, mjcf_path=args.mjcf, plain_background=True)
@@ -154,11 +154,11 @@ def prepare_reference(args: argparse.Namespace, config: TrainConfig) -> str:
 
 def expert_row(config: TrainConfig) -> dict[str, float]:
     """The reference scored by the evaluation protocol, kinematically (it never falls)."""
-    from niljax.reward import load_bundle
+    from niljax.reward import load_view_bundles
     from niljax.robots import get_spec
     from niljax.sim.metrics import kinematic_walk_return
 
-    bundle = load_bundle(config.reference)
+    bundle = next(iter(load_view_bundles(config.reference).values()))  # every view replays the same motion
     spec = get_spec(config.robot)
     hz = bundle.metadata.control_rate_hz
     horizon = config.eval_horizon

@@ -69,11 +69,13 @@ def _mujoco_render(scene: Any, qpos: np.ndarray, height: int, width: int, camera
 
 
 def render_qpos(scene: Any, qpos: np.ndarray, height: int, width: int, *,
-                camera: str = CAMERA_NAME, background: str = "plain") -> tuple[np.ndarray, np.ndarray]:
+                camera: str = CAMERA_NAME, background: str = "plain", azimuth: float = 0.0,
+                static: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Render joint configurations: qpos [T,nq] (or [nq]) -> (rgb uint8[T,H,W,3], mask bool[T,H,W]).
 
     background: "plain" (every non-robot pixel blank) or "scene" (every visible geom: a skill's chair or bar;
-    on a `plain_background` scene the floor stays hidden)."""
+    on a `plain_background` scene the floor stays hidden). azimuth: orbit the camera (degrees, a
+    `CameraView`'s); static: the camera stays at its pose of frame 0 (the "static" camera anchor)."""
     qpos = np.asarray(qpos, np.float64)
     single = qpos.ndim == 1
     qpos = np.atleast_2d(qpos)
@@ -84,19 +86,32 @@ def render_qpos(scene: Any, qpos: np.ndarray, height: int, width: int, *,
         from niljax.render import render_opengl  # the render stage's one-off renderer, when present
     except ImportError:
         render_opengl = None
+    shifts = [None] * len(qpos)
+    if static:  # undo the root's motion since frame 0
+        from niljax.sim.replay import kinematic_poses
+
+        root = kinematic_poses(scene, qpos)["xpos"][:, scene.root_body_id]
+        shifts = list(root[0][None] - root)
     if render_opengl is not None:
         geoms = getattr(scene, "robot_geom_mask", None)
         frames = [render_opengl(scene.mj_model, q, geoms, camera=camera, height=height, width=width,
-                                background=background) for q in qpos]
+                                background=background, azimuth=azimuth, camera_shift=shift)
+                  for q, shift in zip(qpos, shifts)]
         rgb = np.stack([np.asarray(f[0]).reshape(height, width, 3) for f in frames]).astype(np.uint8)
         mask = np.stack([np.asarray(f[1]).reshape(height, width) for f in frames]).astype(bool)
     else:
+        if azimuth or static:
+            raise ReferencePreparationError("camera azimuth / static camera need niljax.render.render_opengl")
         rgb, mask = _mujoco_render(scene, qpos, height, width, camera)
     return (rgb[0], mask[0]) if single else (rgb, mask)
 
 
-def camera_metadata(scene: Any, height: int, width: int, camera: str = CAMERA_NAME) -> dict[str, Any]:
-    """Exact camera description for the bundle: MuJoCo camera fields plus the robot spec's camera settings."""
+def camera_metadata(scene: Any, height: int, width: int, camera: str = CAMERA_NAME, *, azimuth: float = 0.0,
+                    static: bool = False) -> dict[str, Any]:
+    """Exact camera description for the bundle: MuJoCo camera fields, the view (azimuth, static) and the robot
+    spec's camera settings (the fields `niljax.render.camera.camera_record` compares)."""
+    from niljax.render.config import CameraView
+
     import mujoco
 
     m = scene.mj_model
@@ -107,6 +122,7 @@ def camera_metadata(scene: Any, height: int, width: int, camera: str = CAMERA_NA
         name=camera, height=int(height), width=int(width), fovy=float(m.cam_fovy[cam_id]),
         mode=int(m.cam_mode[cam_id]), body=m.body(int(m.cam_bodyid[cam_id])).name,
         pos=[float(x) for x in m.cam_pos[cam_id]], quat=[float(x) for x in m.cam_quat[cam_id]],
+        azimuth=float(azimuth), static=bool(static), view=CameraView(camera, float(azimuth)).name,
     )
     spec = getattr(scene, "spec", None)
     cam_spec = getattr(spec, "camera", None)
@@ -141,17 +157,19 @@ class FirstFrame:
 
 
 def render_first_frame(scene: Any, height: int, width: int, *, qpos: np.ndarray | None = None,
-                       camera: str = CAMERA_NAME, background: str = "plain") -> FirstFrame:
+                       camera: str = CAMERA_NAME, background: str = "plain", azimuth: float = 0.0,
+                       static: bool = False) -> FirstFrame:
     """Render the robot's start pose (`qpos`, default the scene's home pose) at the generator's resolution
-    (`background` as in `render_qpos`)."""
+    (`background`, `azimuth` as in `render_qpos`; `static` is recorded: frame 0 is the same either way)."""
     q = np.asarray(scene.home_qpos if qpos is None else qpos, np.float64)
-    image, mask = render_qpos(scene, q, height, width, camera=camera, background=background)
+    image, mask = render_qpos(scene, q, height, width, camera=camera, background=background, azimuth=azimuth)
     if not mask.any():
         raise ReferencePreparationError(
             f"the robot is not visible in the first frame ({width}x{height}, camera {camera!r}): check the camera"
         )
     bg = np.median(image[~mask].reshape(-1, 3), axis=0) if (~mask).any() else np.zeros(3)
-    return FirstFrame(image=image, mask=mask, camera=camera_metadata(scene, height, width, camera), qpos=q,
+    return FirstFrame(image=image, mask=mask, camera=camera_metadata(scene, height, width, camera, azimuth=azimuth,
+                                                                          static=static), qpos=q,
                       robot=str(getattr(scene, "name", "robot")), background_rgb=tuple(int(x) for x in bg))
 
 

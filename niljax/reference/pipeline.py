@@ -102,6 +102,17 @@ class ReferenceConfig:
     gen_height: int | None = None
     """Generator resolution (first frame rendered at this size); default: the training camera's."""
     gen_width: int | None = None
+    camera: str = "follow"
+    """The scene camera that films the robot (the robot's follow camera by default)."""
+    camera_azimuth: float = 0.0
+    """Orbit the camera about the robot by this many degrees (train with the same --render.camera-azimuth)."""
+    static_camera: bool = False
+    """The camera stays at its first-frame pose instead of following the agent (replay renders so; the prompt
+    says "static camera"); train with --render.camera-anchor static."""
+    views: tuple[str, ...] = ()
+    """Multi-view: one reference per view ("CAMERA[@AZIMUTH]", e.g. follow follow@90), each with its own first
+    frame, candidates and checks under views/view<k>/, and bundle/ a multi-view reference folder; train with
+    the same --render.views."""
     height: Annotated[int, tyro.conf.arg(aliases=("--render.height",))] = 224
     """Training-camera (bundle) resolution: must equal the env renderer's."""
     width: Annotated[int, tyro.conf.arg(aliases=("--render.width",))] = 224
@@ -201,6 +212,15 @@ class ReferenceConfig:
                 f"mask check thresholds out of range: --min-first-frame-iou {self.min_first_frame_iou} and "
                 f"--min-mask-connectivity {self.min_mask_connectivity} and --max-bad-mask-frames "
                 f"{self.max_bad_mask_frames} must lie in [0, 1], --mask-area-range {lo} {hi} must have lo <= 1 <= hi")
+        if self.views:
+            from niljax.render.config import RenderConfig
+
+            try:  # the same parsing and checks as training's
+                RenderConfig(views=tuple(self.views))
+            except ValueError as e:
+                raise ReferencePreparationError(f"--views: {e}") from e
+            if self.camera != "follow" or self.camera_azimuth:
+                raise ReferencePreparationError("give the camera either as --camera/--camera-azimuth or as --views")
         if self.segmenter == "sam2" and not self.sam2_checkpoint:
             raise ReferencePreparationError("segmenter 'sam2' needs --sam2-checkpoint (or use 'background')")
 
@@ -255,7 +275,7 @@ def _subsample(frames: np.ndarray, masks: np.ndarray, src: float, dst: float) ->
 # What one Stage-1 run writes into `out`; with --overwrite every one of them is replaced (or removed when this
 # run does not make it), so the folder never mixes parts of two runs.
 OUTPUT_PARTS = ("bundle", "first_frame.png", "first_frame_mask.png", "first_frame.json", "candidates", "report",
-                "comparison")
+                "comparison", "views")
 
 
 def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator: Any = None,
@@ -273,9 +293,31 @@ def prepare_reference(config: ReferenceConfig, *, encoder: Any = None, generator
         raise ReferencePreparationError(f"{len(config.model)} --model given: that is a comparison of video models, "
                                         "which builds no bundle (run it with compare_references / the CLI)")
     bundle_path = Path(config.out) / "bundle"
-    _staged(config, lambda stage: _prepare_into(config, stage, bundle_path, encoder=encoder, generator=generator,
-                                                segmenter=segmenter))
+    prepare = _prepare_views_into if config.views else _prepare_into
+    _staged(config, lambda stage: prepare(config, stage, bundle_path, encoder=encoder, generator=generator,
+                                          segmenter=segmenter))
     return bundle_path
+
+
+def _prepare_views_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, encoder: Any, generator: Any,
+                        segmenter: Any) -> Path:
+    """Multi-view Stage 1: the single-view steps once per view into views/view<k>/, then bundle/ as a multi-view
+    reference folder of the views' bundles (`niljax.reward.save_view_bundles`)."""
+    from niljax.render.config import CameraView
+    from niljax.reward.bundle import load_bundle, save_view_bundles
+
+    bundles = {}
+    for k, spec in enumerate(config.views):
+        view = CameraView.parse(spec)
+        folder = out / "views" / f"view{k}"
+        folder.mkdir(parents=True)
+        single = dataclasses.replace(config, views=(), camera=view.camera, camera_azimuth=view.azimuth,
+                                     out=str(Path(config.out) / "views" / f"view{k}"))
+        _prepare_into(single, folder, final_bundle.parent / "views" / f"view{k}" / "bundle", encoder=encoder,
+                      generator=generator, segmenter=segmenter)
+        bundles[view.name] = load_bundle(folder / "bundle")
+    save_view_bundles(bundles, out / "bundle")
+    return out / "bundle"
 
 
 def compare_references(config: ReferenceConfig, *, generators: dict[str, Any] | None = None,
@@ -453,7 +495,8 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
             loop_period = (cycle_end - cycle_start) * config.control_rate_hz / traj_fps  # in bundle frames
         replayed = traj  # the replayed joint states; the bundle records them at the control rate
     start_q = traj[0] if (traj is not None and config.start_from_trajectory) else None
-    first = render_first_frame(scene, gen_h, gen_w, qpos=start_q, background=background)
+    first = render_first_frame(scene, gen_h, gen_w, qpos=start_q, background=background, camera=config.camera,
+                               azimuth=config.camera_azimuth, static=config.static_camera)
     first.save(out)
     t0 = step("first_frame", t0)
 
@@ -466,6 +509,8 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
         prompt = skill.format_prompt(robot_label)
     else:
         prompt = generate.format_prompt(config.prompt_template, robot=robot_label, skill=config.skill)
+    if config.static_camera and not config.prompt:  # the video model is asked for the camera the run will use
+        prompt = prompt.replace("camera follows the agent", "static camera")
     if generator is None:
         if config.backend == "import":
             for p in config.videos:
@@ -473,7 +518,10 @@ def _prepare_into(config: ReferenceConfig, out: Path, final_bundle: Path, *, enc
             generator = generate.ImportGenerator(config.videos, fps=config.video_fps,
                                                  allow_partial=config.allow_partial_video)
         elif config.backend == "replay":
-            generator = generate.ReplayGenerator(lambda q: render_qpos(scene, q, gen_h, gen_w, background=background),
+            generator = generate.ReplayGenerator(lambda q: render_qpos(scene, q, gen_h, gen_w, background=background,
+                                                                       camera=config.camera,
+                                                                       azimuth=config.camera_azimuth,
+                                                                       static=config.static_camera),
                                                  traj, traj_fps)
         else:
             generator = _diffusers_generator(config, *config.model_kinds()[0], gen_h, gen_w)

@@ -70,8 +70,7 @@ class RenderConfig:
     camera: str = "follow"
     camera_azimuth: float = 0.0  # degrees; with `views`, give each view's azimuth there instead
     views: tuple[str, ...] = ()  # multi-view: e.g. ("follow", "follow@90"); empty = the one view above
-    camera_anchor: str = "agent"  # "agent" | "reference" | "both" | "static": applied by the training loop, see
-    # niljax.render.camera.CAMERA_ANCHORS
+    camera_anchor: str = "agent"  # agent | reference | both | static (niljax.render.camera.CAMERA_ANCHORS)
     fovy: float | None = None
     fovy_jitter: float = 0.0  # fraction: per-env, per-episode field of view fovy * (1 + U(-j, j))
     render_rgb: bool = True

@@ -1,7 +1,8 @@
 """One-off high-quality frames with MuJoCo's OpenGL renderer (`mujoco.Renderer`), same camera as training.
 
 Contract: `render_opengl(mj_model, data_or_qpos, robot_geom_mask=None, camera="follow", height=224, width=224,
-background="plain", background_color=(1,1,1), fovy=None) -> (rgb uint8[H,W,3], mask bool[H,W])` on the host
+background="plain", background_color=(1,1,1), fovy=None, azimuth=0.0, camera_shift=None) -> (rgb uint8[H,W,3],
+mask bool[H,W])` on the host
 (numpy, not jittable). Used for the first frame handed to the video model, rollout videos and as the ground
 truth the batched backends are tested against. Headless it needs `MUJOCO_GL=egl` (set by
 `niljax._runtime.configure()`; llvmpipe works without a GPU). The mask comes from MuJoCo's segmentation
@@ -13,6 +14,8 @@ replaces every non-robot pixel with `background_color`; the rgb itself is render
 
 from __future__ import annotations
 
+import copy
+import math
 from typing import Any, Literal
 
 import mujoco
@@ -47,10 +50,14 @@ def render_opengl(
     background: Literal["plain", "scene"] = "plain",
     background_color: tuple[float, float, float] = (1.0, 1.0, 1.0),
     fovy: float | None = None,
+    azimuth: float = 0.0,
+    camera_shift: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """rgb uint8[H,W,3] and robot mask bool[H,W] of one state (MjData, or a qpos f[nq] run through mj_forward).
 
-    `robot_geom_mask` defaults to "every geom not on the world body".
+    `robot_geom_mask` defaults to "every geom not on the world body". `azimuth` (degrees) orbits the camera about
+    the vertical axis through its body and `camera_shift` f[3] then moves it (world metres), as the batched
+    renderer's views and anchors do (`niljax.render.camera`); a given MjData is not modified.
     """
     if background not in ("plain", "scene"):
         raise ValueError(f"background must be 'plain' or 'scene', got {background!r}")
@@ -65,6 +72,15 @@ def render_opengl(
         data = mujoco.MjData(model)
         data.qpos[:] = qpos
         mujoco.mj_forward(model, data)
+    if azimuth or camera_shift is not None:
+        data = copy.copy(data) if isinstance(data_or_qpos, mujoco.MjData) else data
+        pivot = data.xpos[model.cam_bodyid[cam]].copy()
+        a = math.radians(float(azimuth))
+        rot = np.array([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
+        data.cam_xpos[cam] = pivot + rot @ (data.cam_xpos[cam] - pivot)
+        data.cam_xmat[cam] = (rot @ data.cam_xmat[cam].reshape(3, 3)).reshape(-1)
+        if camera_shift is not None:
+            data.cam_xpos[cam] += np.asarray(camera_shift, np.float64)
     if robot_geom_mask is None:
         robot_geom_mask = np.asarray(model.geom_bodyid != 0)
     robot_geom_mask = np.asarray(robot_geom_mask, bool)
