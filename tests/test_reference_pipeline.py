@@ -198,7 +198,8 @@ def test_replay_multi_view_static_camera_reference_trains_with_the_same_cameras(
     from niljax.train.run import build_pipeline
 
     mjcf, _, _, _ = h1_walk
-    cfg = _base(tmp_path, h1_walk, backend="replay", replay_fps=25.0, trim_end_s=0.32, views=("follow", "follow@90"),
+    cfg = _base(tmp_path, h1_walk, backend="replay", trajectory_fps=500.0, replay_fps=25.0, trim_end_s=0.32,
+                views=("follow", "follow@90"),
                 static_camera=True)
     path = prepare_reference(cfg)
     views = load_view_bundles(path)
