@@ -30,6 +30,7 @@ recompiles; another bundle of the same shapes does not).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -37,6 +38,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +249,30 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@contextlib.contextmanager
+def _folder_written_atomically(path: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield an empty temporary sibling of `path` to fill; when the block succeeds it is renamed to `path` (an
+    existing `path` is moved aside first and deleted after the rename), when it fails it is removed.
+    FileExistsError when `path` exists and not `overwrite`."""
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(path, old)
+        os.rename(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_bundle(bundle: ReferenceBundle, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write `bundle` to the folder `path` atomically; returns the path.
 
@@ -254,13 +280,7 @@ def save_bundle(bundle: ReferenceBundle, path: str | os.PathLike, *, overwrite: 
     With `overwrite=True` an existing bundle is moved aside first and deleted after the rename; otherwise an
     existing path raises FileExistsError. The stored metadata gets `arrays_sha256` and `created_at` filled in.
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with _folder_written_atomically(Path(path), overwrite) as tmp:
         arrays_path = tmp / ARRAYS_FILE
         with open(arrays_path, "wb") as f:
             optional = {k: v for k, v in (("root_pos", bundle.root_pos), ("qpos", bundle.qpos)) if v is not None}
@@ -277,17 +297,7 @@ def save_bundle(bundle: ReferenceBundle, path: str | os.PathLike, *, overwrite: 
             json.dump(meta.to_dict(), f, indent=2, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(path, old)
-        os.rename(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    return Path(path)
 
 
 def load_bundle(
@@ -454,26 +464,11 @@ def save_view_bundles(bundles: dict[str, ReferenceBundle], path: str | os.PathLi
                               "size and encoder")
         if b.metadata.encoder != first.metadata.encoder:
             raise BundleError(f"view {name!r} was embedded with another encoder than the first view")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists (pass overwrite=True to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with _folder_written_atomically(path, overwrite) as tmp:
         folders = [f"view{i}" for i in range(len(bundles))]
         for folder, bundle in zip(folders, bundles.values()):
             save_bundle(bundle, tmp / folder)
         (tmp / VIEWS_FILE).write_text(json.dumps({"views": list(bundles), "folders": folders}, indent=2) + "\n")
-        old = None
-        if path.exists():  # moved aside, deleted once the new folder is in place
-            old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(path, old)
-        os.rename(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
