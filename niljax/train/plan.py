@@ -333,7 +333,8 @@ def _flops(config: TrainConfig, env: Any, tsf: Any, params: Any, learner: Any, c
         model = Timesformer(tsf, dtype=dtype, unroll_layers=True)
         pixels = jax.ShapeDtypeStruct((1, clip, tsf.image_size, tsf.image_size, 3), jnp.float32)
         one = _cost(lambda p, x: model.apply(p, x).cls_embedding, params, pixels)
-        out["encoder"] = None if one is None else one * n / config.reward.video_every_k
+        views = len(config.render.view_specs())  # every view's clip is embedded
+        out["encoder"] = None if one is None else one * n * views / config.reward.video_every_k
     b = config.learner.batch_size
     f32 = jnp.float32
     batch = Transition(obs=jax.ShapeDtypeStruct((b, obs_dim), f32), action=jax.ShapeDtypeStruct((b, act_dim), f32),
