@@ -65,6 +65,15 @@ def test_plan_cli_fits_and_does_not(bundle_dir, tmp_path, capsys):
     assert plan["summary"]["num_envs"] == 8 and plan["summary"]["clips_per_encoder_call"] == 8
     assert plan_main(args + ["--device-memory", "1MB", "--no-flops"]) == 1
     assert "DOES NOT FIT" in capsys.readouterr().out
+    # two camera views: twice the history, references, clips per encoder call and encoder FLOPs
+    assert plan_main(args + ["--render.views", "follow", "follow@90", "--json", str(tmp_path / "views.json")]) == 0
+    views = json.loads((tmp_path / "views.json").read_text())
+    sizes = {row["name"]: row["bytes"] for row in plan["items"]}
+    sizes2 = {row["name"]: row["bytes"] for row in views["items"]}
+    assert views["summary"]["views"] == 2 and views["summary"]["clips_per_encoder_call"] == 16
+    for item in ("frame history", "reference", "encoder activations"):
+        assert sizes2[item] == 2 * sizes[item], item
+    assert views["flops_per_iteration"]["encoder"] == pytest.approx(2 * plan["flops_per_iteration"]["encoder"])
 
 
 def test_train_refuses_a_config_that_cannot_fit_and_writes_nothing(bundle_dir, tmp_path):
