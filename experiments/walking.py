@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import time
 from pathlib import Path
 
@@ -208,7 +209,8 @@ def main() -> None:
     summary["wall_time_s"] = round(time.time() - t0, 1)
     summary["command"] = "python experiments/walking.py " + " ".join(
         f"--{k.replace('_', '-')}" + _flag_value(v)
-        for k, v in vars(args).items() if v not in (None, False) and k != "set")
+        for k, v in vars(args).items() if v not in (None, False) and k != "set") + "".join(
+        f" --set {shlex.quote(item)}" for item in args.set or ())
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: summary[k] for k in ("before", "after", "expert", "wall_time_s")}, indent=2))
 
