@@ -54,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -115,13 +116,18 @@ class Preset:
     replay_capacity: int = 100_000
     min_seconds: float = 0.0  # each niljax (N, k) is timed over at least this long (and `chunks` chunks)
     stage_min_seconds: float = 0.0  # each stage of the split: at least `stage_reps` calls and this long
+    # Worker threads that build every niljax run's trainer and compile its programs from the start, overlapping
+    # the compiles with the baseline, the runs and each other (XLA compiles without the GIL). Then the runs share
+    # the CPU with compiles: for the smoke preset only, whose figures are not measurements. 0: each run's
+    # programs are compiled just before it, on an otherwise quiet process.
+    compile_ahead: int = 0
 
 
 PRESETS = {
     "smoke": Preset(robot="toy_arm", mjcf=None, size=16, backend="jax", camera_anchor="agent", encoder_preset="tiny",
                     encoder_dtype="float32", nets=SMOKE_NETS, batch=64, replay_ratio=1.0, ladder=(1, 2),
                     split_ns=(2,), iterations=2, chunks=1, baseline_steps=8, reference_frames=16, stage_reps=1,
-                    matmul_n=256, replay_capacity=10_000),
+                    matmul_n=256, replay_capacity=10_000, compile_ahead=2),
     # experiments/walking.py --tier cpu: 48 px, jax renderer, both anchors, tiny random TimeSformer (8 frames),
     # BRO 256x1 / 128x1, 25 quantiles, batch 256, K = 4 at N = 8 (= replay ratio 1 at batch 128).
     "cpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=48, backend="jax",
@@ -362,6 +368,25 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             log(f"baseline k={k}: {r['env_steps_per_s']:.1f} env-steps/s  "
                 + " ".join(f"{s}={v:.2f}" for s, v in r["stage_ms_per_step"].items()) + " ms/step")
 
+    def prepare(n: int, k: int) -> tuple[TrainConfig, Any, Any]:
+        """The (N, k) run's config and trainer; with `compile_ahead` also its compiled chunk and, for k = 1, its
+        fresh state (for k = 8 None: the run starts from the k = 1 trainer's init, see below)."""
+        # the memory check is the same for both k (run_order puts k = 1 first): done for k = 1
+        config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder, memory_check=k == 1)
+        trainer = build_pipeline(config).trainer
+        state = None
+        if preset.compile_ahead:
+            key = jax.random.PRNGKey(0)
+            state = trainer.init(key) if k == 1 else None
+            trainer.lower_chunk(state if k == 1 else jax.eval_shape(trainer.init, key)).compile()
+        return config, trainer, state
+
+    ahead: dict[tuple[int, int], Future] = {}
+    if preset.compile_ahead:  # started before the baseline's first bracket, to overlap it too
+        pool = ThreadPoolExecutor(preset.compile_ahead, thread_name_prefix="suite-compile")
+        ahead = {(n, k): pool.submit(prepare, n, k) for n, k in run_order(preset.ladder)}
+        pool.shutdown(wait=False)  # its threads end once the queue is done
+
     rows: list[dict] = []
     splits: list[dict] = []
     skipped: list[dict] = []
@@ -427,15 +452,16 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         if args.budget_s and time.perf_counter() - t_start > args.budget_s:
             skipped.append({"num_envs": n, "video_every_k": k, "why": f"past --budget-s {args.budget_s}"})
             log(f"niljax N={n} k={k}: skipped ({skipped[-1]['why']})")
+            if (n, k) in ahead:
+                ahead.pop((n, k)).cancel()
             continue
-        # (the memory check is the same for both k: done for the first)
-        config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder,
-                              memory_check=n not in init_for)
-        trainer = build_pipeline(config).trainer
+        config, trainer, state = ahead.pop((n, k)).result() if (n, k) in ahead else prepare(n, k)
         init = init_for.pop(n, trainer.init)
         if k == 1:
             init_for[n] = init
-        state, r = time_niljax(trainer, preset.chunks, preset.min_seconds, state=init(jax.random.PRNGKey(0)))
+        if state is None:
+            state = init(jax.random.PRNGKey(0))
+        state, r = time_niljax(trainer, preset.chunks, preset.min_seconds, state=state)
         row = {"num_envs": n, "video_every_k": k, "load_average_1m": os.getloadavg()[0],
                "updates_per_iteration": trainer.num_updates,
                "batch_size": config.learner.batch_size,
