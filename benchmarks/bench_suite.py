@@ -14,6 +14,8 @@ What runs, in this order, in one process:
  3. niljax `NilTrainer.train_chunk` for each N of the ladder, k = 1 and k = 8, timed after compilation over
     at least the preset's `chunks` and `min_seconds`; in priority order (largest N and N = 1 first, see
     `run_order`), and with `--budget-s` no run starts past the budget (the JSON lists what was skipped);
+    the (N, k = 8) run starts from the (N, k = 1) trainer's compiled init (same state, one compile per N); the
+    smoke preset compiles all runs' programs ahead in worker threads (`Preset.compile_ahead`);
  4. the per-stage split of the niljax iteration at the split Ns: each stage's jitted function timed on the
     same state (policy, physics, render (+ frame history push), encoder (clip assembly + TimeSformer +
     cosine), IoU + penalties, replay insert + sample, BRO updates), against the fused iteration's time;
@@ -463,7 +465,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             state = init(jax.random.PRNGKey(0))
         state, r = time_niljax(trainer, preset.chunks, preset.min_seconds, state=state)
         row = {"num_envs": n, "video_every_k": k, "load_average_1m": os.getloadavg()[0],
-               "updates_per_iteration": trainer.num_updates,
+               "updates_per_iteration": trainer.num_updates, "chunk_traces": trainer.trace_count,
                "batch_size": config.learner.batch_size,
                "effective_replay_ratio": config.learner.samples_per_transition(n) / REFERENCE_BATCH, **r}
         rows.append(row)

@@ -106,6 +106,7 @@ def test_suite_json_has_every_part_with_finite_values(smoke: tuple[dict, Path]) 
     for (n, _), row in rows.items():
         assert _finite(row["env_steps_per_s"]) and row["env_steps_per_s"] > 0
         assert row["metrics_finite"] and _finite(row["reward_total"])
+        assert row["chunk_traces"] == 1  # traced once: the timed calls reuse the program compiled ahead
         # same per-env work as the baseline: replayed samples per env step = replay_ratio * 128
         assert row["updates_per_iteration"] * row["batch_size"] == pytest.approx(rr * n * 128)
         assert row["effective_replay_ratio"] == pytest.approx(rr)
