@@ -4,8 +4,8 @@ No timing asserts (speed belongs to the benchmark's JSON, not to a test). The en
 the smoke preset checks the plumbing (baseline, niljax ladder, stage split, roofline, plot). Its cost is
 compiling: the whole NIL iteration four times (N = 1, 2 x video every 1, 8), two inits, each stage alone. The
 preset keeps those programs small (toy arm at 16 px, depth-0 networks) and compiles them in two worker threads
-(`Preset.compile_ahead`); the subprocess runs XLA with backend optimisation off and without the CPU fusion
-emitters (the fused iteration compiles in 6 CPU-s instead of 17). About 80 CPU-s on the 2-core dev machine.
+(`Preset.compile_ahead`); the subprocess runs XLA with flags that make compiling cheap (see `smoke`). About
+80 s on the idle 2-core dev machine (100 CPU-s), up to twice that when the machine is shared.
 """
 
 from __future__ import annotations
@@ -74,8 +74,11 @@ def _finite(x: object) -> bool:
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("suite")
     env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    # compile fast, run slow (the smoke run executes little): no LLVM optimisation, no fusion emitters
-    flags = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+    # compile fast, run slow (the smoke run executes little): no LLVM optimisation, no fusion emitters, no
+    # hoisting out of while loops. Smoke's fused iteration compiled in 17 CPU-s with the fusion emitters off
+    # alone, 6-9 with backend optimisation off too, 5.5-7 with the while-loop passes off too (idle 2-core box).
+    flags = ("--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
+             "--xla_disable_hlo_passes=while-loop-invariant-code-motion,while-loop-constant-sinking")
     env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {flags}".strip()
     env.pop("JAX_PLATFORMS", None)
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_suite.py"), "--preset", "smoke",
