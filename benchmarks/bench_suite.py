@@ -14,6 +14,8 @@ What runs, in this order, in one process:
  3. niljax `NilTrainer.train_chunk` for each N of the ladder, k = 1 and k = 8, timed after compilation over
     at least the preset's `chunks` and `min_seconds`; in priority order (largest N and N = 1 first, see
     `run_order`), and with `--budget-s` no run starts past the budget (the JSON lists what was skipped);
+    the (N, k = 8) run starts from the (N, k = 1) trainer's compiled init (same state, one compile per N); the
+    smoke preset compiles all runs' programs ahead in worker threads (`Preset.compile_ahead`);
  4. the per-stage split of the niljax iteration at the split Ns: each stage's jitted function timed on the
     same state (policy, physics, render (+ frame history push), encoder (clip assembly + TimeSformer +
     cosine), IoU + penalties, replay insert + sample, BRO updates), against the fused iteration's time;
@@ -54,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +88,8 @@ REFERENCE_BATCH = 128  # BRO's official batch: the replay ratio is counted at it
 
 # Network sizes per preset: the CPU tier of experiments/walking.py; the GPU tier uses BRO's official defaults.
 CPU_NETS = {"critic_width": 256, "critic_depth": 1, "actor_width": 128, "actor_depth": 1, "n_quantiles": 25}
-SMOKE_NETS = {"critic_width": 64, "critic_depth": 1, "actor_width": 64, "actor_depth": 1, "n_quantiles": 25}
+# Smoke: the plumbing only. Depth 0 (no residual blocks) halves the learner's share of each compile.
+SMOKE_NETS = {"critic_width": 32, "critic_depth": 0, "actor_width": 32, "actor_depth": 0, "n_quantiles": 5}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,13 +118,18 @@ class Preset:
     replay_capacity: int = 100_000
     min_seconds: float = 0.0  # each niljax (N, k) is timed over at least this long (and `chunks` chunks)
     stage_min_seconds: float = 0.0  # each stage of the split: at least `stage_reps` calls and this long
+    # Worker threads that build every niljax run's trainer and compile its programs from the start, overlapping
+    # the compiles with the baseline, the runs and each other (XLA compiles without the GIL). Then the runs share
+    # the CPU with compiles: for the smoke preset only, whose figures are not measurements. 0: each run's
+    # programs are compiled just before it, on an otherwise quiet process.
+    compile_ahead: int = 0
 
 
 PRESETS = {
-    "smoke": Preset(robot="toy_arm", mjcf=None, size=32, backend="jax", camera_anchor="agent", encoder_preset="tiny",
+    "smoke": Preset(robot="toy_arm", mjcf=None, size=16, backend="jax", camera_anchor="agent", encoder_preset="tiny",
                     encoder_dtype="float32", nets=SMOKE_NETS, batch=64, replay_ratio=1.0, ladder=(1, 2),
                     split_ns=(2,), iterations=2, chunks=1, baseline_steps=8, reference_frames=16, stage_reps=1,
-                    matmul_n=256, replay_capacity=10_000),
+                    matmul_n=256, replay_capacity=10_000, compile_ahead=2),
     # experiments/walking.py --tier cpu: 48 px, jax renderer, both anchors, tiny random TimeSformer (8 frames),
     # BRO 256x1 / 128x1, 25 quantiles, batch 256, K = 4 at N = 8 (= replay ratio 1 at batch 128).
     "cpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=48, backend="jax",
@@ -173,8 +182,8 @@ def matmul_peak_tflops(n: int, dtype: Any, reps: int = 5) -> float:
 
 # ------------------------------------------------------------------------------------------------ niljax
 def train_config(preset: Preset, bundle: Path, run_dir: Path, num_envs: int, k: int, render: RenderConfig,
-                 encoder: EncoderConfig) -> TrainConfig:
-    return TrainConfig(
+                 encoder: EncoderConfig, memory_check: bool = True) -> TrainConfig:
+    return TrainConfig(memory_check=memory_check,
         reference=str(bundle), robot=preset.robot, mjcf=preset.mjcf, run_dir=str(run_dir), num_envs=num_envs,
         iterations_per_call=preset.iterations, eval_envs=1, progress=False, write_video=False, render=render,
         encoder=encoder, reward=RewardConfig(clip_len=preset.clip_len, video_every_k=k,
@@ -361,6 +370,25 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             log(f"baseline k={k}: {r['env_steps_per_s']:.1f} env-steps/s  "
                 + " ".join(f"{s}={v:.2f}" for s, v in r["stage_ms_per_step"].items()) + " ms/step")
 
+    def prepare(n: int, k: int) -> tuple[TrainConfig, Any, Any]:
+        """The (N, k) run's config and trainer; with `compile_ahead` also its compiled chunk and, for k = 1, its
+        fresh state (for k = 8 None: the run starts from the k = 1 trainer's init, see below)."""
+        # the memory check is the same for both k (run_order puts k = 1 first): done for k = 1
+        config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder, memory_check=k == 1)
+        trainer = build_pipeline(config).trainer
+        state = None
+        if preset.compile_ahead:
+            key = jax.random.PRNGKey(0)
+            state = trainer.init(key) if k == 1 else None
+            trainer.lower_chunk(state if k == 1 else jax.eval_shape(trainer.init, key)).compile()
+        return config, trainer, state
+
+    ahead: dict[tuple[int, int], Future] = {}
+    if preset.compile_ahead:  # started before the baseline's first bracket, to overlap it too
+        pool = ThreadPoolExecutor(preset.compile_ahead, thread_name_prefix="suite-compile")
+        ahead = {(n, k): pool.submit(prepare, n, k) for n, k in run_order(preset.ladder)}
+        pool.shutdown(wait=False)  # its threads end once the queue is done
+
     rows: list[dict] = []
     splits: list[dict] = []
     skipped: list[dict] = []
@@ -419,16 +447,25 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     save()
 
     # 3-4. niljax ladder (k = 1, 8) and the per-stage split.
+    # k changes the iteration, not the state: the (N, k = 8) run starts from a state made by the (N, k = 1)
+    # trainer's compiled init (the same program, so it is compiled once per N).
+    init_for: dict[int, Any] = {}
     for n, k in run_order(preset.ladder):
         if args.budget_s and time.perf_counter() - t_start > args.budget_s:
             skipped.append({"num_envs": n, "video_every_k": k, "why": f"past --budget-s {args.budget_s}"})
             log(f"niljax N={n} k={k}: skipped ({skipped[-1]['why']})")
+            if (n, k) in ahead:
+                ahead.pop((n, k)).cancel()
             continue
-        config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder)
-        trainer = build_pipeline(config).trainer
-        state, r = time_niljax(trainer, preset.chunks, preset.min_seconds)
+        config, trainer, state = ahead.pop((n, k)).result() if (n, k) in ahead else prepare(n, k)
+        init = init_for.pop(n, trainer.init)
+        if k == 1:
+            init_for[n] = init
+        if state is None:
+            state = init(jax.random.PRNGKey(0))
+        state, r = time_niljax(trainer, preset.chunks, preset.min_seconds, state=state)
         row = {"num_envs": n, "video_every_k": k, "load_average_1m": os.getloadavg()[0],
-               "updates_per_iteration": trainer.num_updates,
+               "updates_per_iteration": trainer.num_updates, "chunk_traces": trainer.trace_count,
                "batch_size": config.learner.batch_size,
                "effective_replay_ratio": config.learner.samples_per_transition(n) / REFERENCE_BATCH, **r}
         rows.append(row)

@@ -38,10 +38,12 @@ from niljax.train.demo import make_replay_bundle
 from niljax.train.run import build_pipeline
 
 
-def time_niljax(trainer: Any, chunks: int, min_seconds: float) -> tuple[Any, dict[str, float]]:
+def time_niljax(trainer: Any, chunks: int, min_seconds: float, state: Any = None) -> tuple[Any, dict[str, float]]:
     """First call (compile) timed apart; then at least `chunks` chunks and `min_seconds` (a shared machine's
-    bursts average out over a longer window)."""
-    state = trainer.init(jax.random.PRNGKey(0))
+    bursts average out over a longer window). `state`: a fresh `NilTrainState` for this trainer (default
+    `trainer.init(PRNGKey(0))`; it is donated)."""
+    if state is None:
+        state = trainer.init(jax.random.PRNGKey(0))
     t0 = time.perf_counter()
     state, m = trainer.train_chunk(state)
     jax.block_until_ready(m)

@@ -46,6 +46,11 @@ from niljax.reward import RewardConfig
 
 STAGES = ("policy", "physics", "render", "encoder", "reward", "replay", "updates")
 
+# The learner's init, compiled once per process (obs/act dims and config static): run eagerly, every instance
+# would dispatch its hundreds of ops one by one and compile each Householder loop anew (~4 s per instance on
+# the 2-core CPU); the suite builds four instances (k = 1 and 8, two brackets). Not part of any timed stage.
+_init_learner = jax.jit(bro.init_learner, static_argnums=(1, 2, 3))
+
 
 class OriginalStyleNIL:
     """One NIL env in the original style (see module docstring); `run(steps)` returns throughput and stages.
@@ -123,7 +128,7 @@ class OriginalStyleNIL:
         self.reference_embedding_s = time.perf_counter() - t0
 
         # BRO learner (JAX, one seed) and a numpy replay.
-        self.learner = bro.init_learner(jax.random.PRNGKey(seed), self.obs_dim, self.nu, learner)
+        self.learner = _init_learner(jax.random.PRNGKey(seed), self.obs_dim, self.nu, learner)
         self._act = jax.jit(bro.act_explore)
         self._update = jax.jit(bro.update)
         self.key = jax.random.PRNGKey(seed + 1)

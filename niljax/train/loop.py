@@ -276,6 +276,13 @@ class NilTrainer:
         """`iterations_per_call` iterations in one compiled call (the state is donated)."""
         return self._train_chunk(state, self._consts)
 
+    def lower_chunk(self, state: Any) -> jax.stages.Lowered:
+        """`train_chunk` traced and lowered for states shaped like `state` (a `NilTrainState`, or its
+        `jax.eval_shape`); `.compile()` on the result compiles ahead of the first call, which then reuses that
+        program (jit's cache). `benchmarks/bench_suite.py --preset smoke` calls it from worker threads, to compile
+        several trainers' chunks at once."""
+        return self._train_chunk.lower(state, self._consts)
+
     def _train_chunk_impl(self, state: NilTrainState, consts: Any) -> tuple[NilTrainState, dict[str, jax.Array]]:
         self.trace_count += 1
         state, metrics = jax.lax.scan(lambda s, _: self._iteration(s, consts), state, None,
