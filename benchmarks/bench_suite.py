@@ -123,13 +123,16 @@ class Preset:
     # the CPU with compiles: for the smoke preset only, whose figures are not measurements. 0: each run's
     # programs are compiled just before it, on an otherwise quiet process.
     compile_ahead: int = 0
+    # the run's memory plan (TrainConfig.memory_check) before building each N's trainer: it traces the env's
+    # reset and the learner's init once more (about 3 CPU-s each for the toy arm); the smoke preset skips it
+    memory_check: bool = True
 
 
 PRESETS = {
     "smoke": Preset(robot="toy_arm", mjcf=None, size=16, backend="jax", camera_anchor="agent", encoder_preset="tiny",
                     encoder_dtype="float32", nets=SMOKE_NETS, batch=64, replay_ratio=1.0, ladder=(1, 2),
                     split_ns=(2,), iterations=2, chunks=1, baseline_steps=8, reference_frames=16, stage_reps=1,
-                    matmul_n=256, replay_capacity=10_000, compile_ahead=2),
+                    matmul_n=256, replay_capacity=10_000, compile_ahead=2, memory_check=False),
     # experiments/walking.py --tier cpu: 48 px, jax renderer, both anchors, tiny random TimeSformer (8 frames),
     # BRO 256x1 / 128x1, 25 quantiles, batch 256, K = 4 at N = 8 (= replay ratio 1 at batch 128).
     "cpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=48, backend="jax",
@@ -202,94 +205,124 @@ def median_call_s(fn: Any, args: tuple, reps: int, min_seconds: float) -> float:
     return float(np.median(times))
 
 
-def stage_split(trainer: Any, state: Any, reps: int, min_seconds: float = 0.0) -> dict[str, Any]:
-    """Each stage of one niljax iteration as its own jitted function on `state`: median ms per call."""
-    env, renderer, cfg = trainer.env, trainer.renderer, trainer.learner_config
-    reference, encoder = trainer.reference, trainer.encoder
-    rcfg = trainer.reward_config
-    n, k_updates = trainer.num_envs, trainer.num_updates
-    anchor = renderer.config.camera_anchor
-    root = env.scene.root_body_id
-    key = jax.random.PRNGKey(1)
-    obs = state.env_state.obs
+class StageSplit:
+    """Each stage of one niljax iteration as its own jitted function: median ms per call on a given state.
 
-    act = jax.jit(bro.act_explore)
-    action = act(state.learner, obs, key)
-    physics = jax.jit(jax.vmap(env.step))
-    stepped = physics(state.env_state, action)
+    The jitted functions are built once per trainer and close over the trainer only, so `warm_up(state)` (one call
+    of every stage: compiles them) and `measure(state, ...)` on another state of the same shapes share programs;
+    the smoke preset warms up in its compile pool, on the init state, and measures the trained state."""
 
-    @jax.jit
-    def render(stepped: Any, history: Any, fresh: jax.Array) -> Any:  # the loop's _render_reward, render part
-        data, info = stepped.data, stepped.info
-        pose_mask = renderer.render(data)[1] if anchor == "both" else None
-        if anchor in ("reference", "both"):
-            shift = reference_anchor_shift(reference.root_pos, info["time_index"],
-                                           info["time_index"] - info["step_count"], data.xpos[:, root],
-                                           info["start_root"])
-            data = anchor_camera(data, renderer.cam_id, shift)
-        rgb, mask = renderer.render(data)
-        return push(history, rgb, mask, reset=fresh), pose_mask
+    def __init__(self, trainer: Any) -> None:
+        env, renderer, cfg = trainer.env, trainer.renderer, trainer.learner_config
+        reference = trainer.reference
+        rcfg = trainer.reward_config
+        self.trainer = trainer
+        anchor = renderer.config.camera_anchor
+        root = env.scene.root_body_id
+        k_updates = trainer.num_updates
+        dtype = jnp.bfloat16 if rcfg.encoder_dtype == "bfloat16" else jnp.float32
 
-    history, pose_mask = render(stepped, state.history, state.fresh)
-    t = jnp.clip(stepped.info["time_index"], 0, reference.num_frames - 1)
-    dtype = jnp.bfloat16 if rcfg.encoder_dtype == "bfloat16" else jnp.float32
+        self.act = jax.jit(bro.act_explore)
+        self.physics = jax.jit(jax.vmap(env.step))
 
-    @jax.jit
-    def encode(encoder: Any, history: Any, reference: Any, t: jax.Array) -> jax.Array:  # nil_reward's video term
-        frames, masks = clip(history)
-        frames, masks = pad_clip_with_reference(frames, masks, history.count, reference, t)
-        return video_similarity(encoder, frames, masks, take_rows(reference.embeddings, t),
-                                similarity=rcfg.similarity, dtype=dtype)
+        @jax.jit
+        def render(stepped: Any, history: Any, fresh: jax.Array) -> Any:  # the loop's _render_reward, render part
+            data, info = stepped.data, stepped.info
+            pose_mask = renderer.render(data)[1] if anchor == "both" else None
+            if anchor in ("reference", "both"):
+                shift = reference_anchor_shift(reference.root_pos, info["time_index"],
+                                               info["time_index"] - info["step_count"], data.xpos[:, root],
+                                               info["start_root"])
+                data = anchor_camera(data, renderer.cam_id, shift)
+            rgb, mask = renderer.render(data)
+            return push(history, rgb, mask, reset=fresh), pose_mask
 
-    no_video = dataclasses.replace(rcfg, use_video=False)
-    reward_fn = jax.jit(lambda reference, history, phys, ti, pm: nil_reward(
-        no_video, reference, None, history, phys, ti, extra_view_mask=pm)[0])
-    reward = reward_fn(reference, history, stepped.physics, stepped.info["time_index"], pose_mask)
-    transition = Transition(obs=obs, action=action, reward=reward, next_obs=stepped.obs,
-                            terminated=jnp.zeros((n,)), truncated=jnp.zeros((n,)))
+        @jax.jit
+        def encode(encoder: Any, history: Any, reference: Any, t: jax.Array) -> jax.Array:  # nil_reward's video term
+            frames, masks = clip(history)
+            frames, masks = pad_clip_with_reference(frames, masks, history.count, reference, t)
+            return video_similarity(encoder, frames, masks, take_rows(reference.embeddings, t),
+                                    similarity=rcfg.similarity, dtype=dtype)
 
-    def replay_impl(replay: Any, transition: Any, key: jax.Array) -> Any:
-        replay = replay_insert(replay, transition)
-        return replay, jax.vmap(lambda kk: replay_sample(replay, kk, cfg.batch_size))(jax.random.split(key, k_updates))
+        no_video = dataclasses.replace(rcfg, use_video=False)
+        self.render, self.encode = render, encode
+        self.reward = jax.jit(lambda reference, history, phys, ti, pm: nil_reward(
+            no_video, reference, None, history, phys, ti, extra_view_mask=pm)[0])
 
-    # The buffer is donated and threaded from call to call, so the insert is in place as in the fused loop
-    # (without donation every call would copy the whole buffer: 48 ms per call for H1 at capacity 100k).
-    replay_stage = jax.jit(replay_impl, donate_argnums=0)
-    own_replay = jax.tree.map(jnp.copy, state.replay)  # the trainer's state keeps its own buffer
-    own_replay, batches = replay_stage(own_replay, transition, key)
-    jax.block_until_ready(batches)
-    replay_times: list[float] = []
-    while len(replay_times) < reps or sum(replay_times) < min_seconds:
-        t0 = time.perf_counter()
-        own_replay, out = replay_stage(own_replay, transition, key)
-        jax.block_until_ready((own_replay, out))
-        replay_times.append(time.perf_counter() - t0)
-    del own_replay, out
+        def replay_impl(replay: Any, transition: Any, key: jax.Array) -> Any:
+            replay = replay_insert(replay, transition)
+            keys = jax.random.split(key, k_updates)
+            return replay, jax.vmap(lambda kk: replay_sample(replay, kk, cfg.batch_size))(keys)
 
-    @jax.jit
-    def updates(learner: Any, batches: Any) -> Any:
-        return jax.lax.scan(lambda lr, b: bro.update(lr, b), learner, batches)[0]
+        # The buffer is donated and threaded from call to call, so the insert is in place as in the fused loop
+        # (without donation every call would copy the whole buffer: 48 ms per call for H1 at capacity 100k).
+        self.replay = jax.jit(replay_impl, donate_argnums=0)
 
-    calls = {
-        "policy": (act, (state.learner, obs, key)),
-        "physics": (physics, (state.env_state, action)),
-        "render": (render, (stepped, state.history, state.fresh)),
-        "encoder": (encode, (encoder, history, reference, t)),
-        "reward": (reward_fn, (reference, history, stepped.physics, stepped.info["time_index"], pose_mask)),
-        "updates": (updates, (state.learner, batches)),
-    }
-    ms = {}
-    for name, (fn, args) in calls.items():
-        if name == "encoder" and encoder is None:
-            ms[name] = 0.0
-            continue
-        ms[name] = 1e3 * median_call_s(fn, args, reps, min_seconds)
-    ms["replay"] = 1e3 * float(np.median(replay_times))
-    ms = {name: ms[name] for name in STAGES}
-    flops_enc = None
-    return {"num_envs": n, "updates_per_iteration": k_updates, "batch_size": cfg.batch_size,
-            "stage_ms_per_iteration": ms, "stage_ms_per_env_step": {k: v / n for k, v in ms.items()},
-            "sum_ms_per_iteration": sum(ms.values()), "encoder_flops_per_iteration": flops_enc}
+        @jax.jit
+        def updates(learner: Any, batches: Any) -> Any:
+            return jax.lax.scan(lambda lr, b: bro.update(lr, b), learner, batches)[0]
+
+        self.updates = updates
+
+    def _calls(self, state: Any) -> tuple[dict[str, tuple[Any, tuple]], Any]:
+        """Every stage's (function, arguments) on `state`, each argument made by running the stage before it once
+        (which compiles every stage), and a fresh copy of the replay buffer with one insert done."""
+        trainer = self.trainer
+        reference, encoder = trainer.reference, trainer.encoder
+        key = jax.random.PRNGKey(1)
+        obs = state.env_state.obs
+        action = self.act(state.learner, obs, key)
+        stepped = self.physics(state.env_state, action)
+        history, pose_mask = self.render(stepped, state.history, state.fresh)
+        t = jnp.clip(stepped.info["time_index"], 0, reference.num_frames - 1)
+        reward = self.reward(reference, history, stepped.physics, stepped.info["time_index"], pose_mask)
+        n = trainer.num_envs
+        transition = Transition(obs=obs, action=action, reward=reward, next_obs=stepped.obs,
+                                terminated=jnp.zeros((n,)), truncated=jnp.zeros((n,)))
+        own_replay = jax.tree.map(jnp.copy, state.replay)  # the trainer's state keeps its own buffer
+        own_replay, batches = self.replay(own_replay, transition, key)
+        calls = {
+            "policy": (self.act, (state.learner, obs, key)),
+            "physics": (self.physics, (state.env_state, action)),
+            "render": (self.render, (stepped, state.history, state.fresh)),
+            "encoder": (self.encode, (encoder, history, reference, t)),
+            "reward": (self.reward, (reference, history, stepped.physics, stepped.info["time_index"], pose_mask)),
+            "replay": (self.replay, (own_replay, transition, key)),
+            "updates": (self.updates, (state.learner, batches)),
+        }
+        if encoder is None:
+            del calls["encoder"]
+        return calls, own_replay
+
+    def warm_up(self, state: Any) -> None:
+        """Compile every stage: one call each on `state` (the chain of `_calls`, then the encoder and updates)."""
+        calls, _ = self._calls(state)
+        for name in ("encoder", "updates"):
+            if name in calls:
+                fn, args = calls[name]
+                jax.block_until_ready(fn(*args))
+
+    def measure(self, state: Any, reps: int, min_seconds: float = 0.0) -> dict[str, Any]:
+        """Median ms per call of each stage on `state` (at least `reps` calls and `min_seconds` each)."""
+        trainer = self.trainer
+        n, k_updates, cfg = trainer.num_envs, trainer.num_updates, trainer.learner_config
+        calls, own_replay = self._calls(state)
+        replay_fn, (_, transition, key) = calls.pop("replay")
+        jax.block_until_ready(own_replay)
+        replay_times: list[float] = []
+        while len(replay_times) < reps or sum(replay_times) < min_seconds:
+            t0 = time.perf_counter()
+            own_replay, out = replay_fn(own_replay, transition, key)
+            jax.block_until_ready((own_replay, out))
+            replay_times.append(time.perf_counter() - t0)
+        del own_replay, out
+        ms = {name: 1e3 * median_call_s(fn, args, reps, min_seconds) for name, (fn, args) in calls.items()}
+        ms.setdefault("encoder", 0.0)
+        ms["replay"] = 1e3 * float(np.median(replay_times))
+        ms = {name: ms[name] for name in STAGES}
+        return {"num_envs": n, "updates_per_iteration": k_updates, "batch_size": cfg.batch_size,
+                "stage_ms_per_iteration": ms, "stage_ms_per_env_step": {k: v / n for k, v in ms.items()},
+                "sum_ms_per_iteration": sum(ms.values()), "encoder_flops_per_iteration": None}
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -374,7 +407,8 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         """The (N, k) run's config and trainer; with `compile_ahead` also its compiled chunk and, for k = 1, its
         fresh state (for k = 8 None: the run starts from the k = 1 trainer's init, see below)."""
         # the memory check is the same for both k (run_order puts k = 1 first): done for k = 1
-        config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder, memory_check=k == 1)
+        config = train_config(preset, bundle_dir, tmp / f"run-{n}-{k}", n, k, render, encoder,
+                              memory_check=preset.memory_check and k == 1)
         trainer = build_pipeline(config).trainer
         state = None
         if preset.compile_ahead:
@@ -383,10 +417,25 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             trainer.lower_chunk(state if k == 1 else jax.eval_shape(trainer.init, key)).compile()
         return config, trainer, state
 
+    def warm_split(prepared: Future) -> StageSplit:
+        trainer = prepared.result()[1]
+        splitter = StageSplit(trainer)
+        splitter.warm_up(trainer.init(jax.random.PRNGKey(1)))
+        return splitter
+
     ahead: dict[tuple[int, int], Future] = {}
+    splitters: dict[int, Future] = {}
     if preset.compile_ahead:  # started before the baseline's first bracket, to overlap it too
         pool = ThreadPoolExecutor(preset.compile_ahead, thread_name_prefix="suite-compile")
-        ahead = {(n, k): pool.submit(prepare, n, k) for n, k in run_order(preset.ladder)}
+        order = run_order(preset.ladder)
+        ahead = {(n, k): pool.submit(prepare, n, k) for n, k in order[:2]}
+        # each split's stage programs are compiled once its N's trainer exists (queued third: by then a thread
+        # frees up), on an init state of its own (the run's state is donated to the chunk meanwhile)
+        splitters = {n: pool.submit(warm_split, ahead[(n, 1)]) for n in preset.split_ns if (n, 1) in ahead}
+        ahead.update({(n, k): pool.submit(prepare, n, k) for n, k in order[2:]})
+        for n in preset.split_ns:
+            if n not in splitters and (n, 1) in ahead:
+                splitters[n] = pool.submit(warm_split, ahead[(n, 1)])
         pool.shutdown(wait=False)  # its threads end once the queue is done
 
     rows: list[dict] = []
@@ -472,7 +521,9 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         log(f"niljax N={n} k={k}: {r['env_steps_per_s']:.1f} env-steps/s (first call {r['first_call_s']:.0f} s, "
             f"K={trainer.num_updates} B={config.learner.batch_size})")
         if k == 1 and n in preset.split_ns:
-            split = stage_split(trainer, state, preset.stage_reps, preset.stage_min_seconds)
+            splitter = splitters.pop(n).result() if n in splitters else StageSplit(trainer)
+            split = splitter.measure(state, preset.stage_reps, preset.stage_min_seconds)
+            del splitter
             split["fused_ms_per_env_step"] = 1e3 / r["env_steps_per_s"]
             splits.append(split)
             log(f"  split N={n}: " + " ".join(f"{s}={v:.2f}" for s, v in split["stage_ms_per_env_step"].items())
