@@ -5,7 +5,7 @@ the smoke preset checks the plumbing (baseline, niljax ladder, stage split, roof
 compiling: the whole NIL iteration four times (N = 1, 2 x video every 1, 8), two inits, each stage alone. The
 preset keeps those programs small (toy arm at 16 px, depth-0 networks) and compiles them in two worker threads
 (`Preset.compile_ahead`); the subprocess runs XLA with flags that make compiling cheap (see `smoke`). About
-70 s on the idle 2-core dev machine (65 s of it the suite, 87 CPU-s), up to twice that when it is shared.
+64 s on the idle 2-core dev machine (57-60 s of it the suite, 77 CPU-s), up to twice that when it is shared.
 """
 
 from __future__ import annotations
