@@ -45,26 +45,34 @@ def main() -> None:
     fall = scene.spec.fall
     min_h, max_tilt = float(fall.get("min_root_height", -1e9)), np.deg2rad(fall.get("max_tilt_deg", 180.0))
     results = []
-    for mode in ("reference_targets", "hold_start_pose"):
-        for t0 in args.starts:
+    # reference_targets: from the reference's state, PD targets = its next pose; hold_start_pose: from the same
+    # state, hold its pose; start_pose_at_rest: the reference's pose with zero velocity, held (is the pose itself
+    # unstable, or the momentum?); home_pose_at_rest: the home pose at rest, zero action (what a home start gets).
+    home = scene.home_qpos.copy()
+    for mode in ("reference_targets", "hold_start_pose", "start_pose_at_rest", "home_pose_at_rest"):
+        for t0 in args.starts if mode != "home_pose_at_rest" else [-1]:
             mujoco.mj_resetData(m, d)
-            d.qpos[:], d.qvel[:] = qpos[t0], qvel[t0]
+            if mode == "home_pose_at_rest":
+                d.qpos[:] = home
+            else:
+                d.qpos[:], d.qvel[:] = qpos[t0], (qvel[t0] if mode != "start_pose_at_rest" else 0.0)
             mujoco.mj_forward(m, d)
             x0 = d.xpos[scene.root_body_id, 0]
             steps = 0
             for k in range(args.horizon):
                 t = min(t0 + k + 1, len(qpos) - 1) if mode == "reference_targets" else t0
-                d.ctrl[:] = np.clip(qpos[t, scene.joint_qpos_adr], scene.ctrl_range[:, 0], scene.ctrl_range[:, 1])
+                pose = home if mode == "home_pose_at_rest" else qpos[t]
+                d.ctrl[:] = np.clip(pose[scene.joint_qpos_adr], scene.ctrl_range[:, 0], scene.ctrl_range[:, 1])
                 for _ in range(scene.n_substeps):
                     mujoco.mj_step(m, d)
                 steps = k + 1
                 up = d.xmat[scene.torso_body_id].reshape(3, 3)[2, 2]
                 if d.xpos[scene.root_body_id, 2] < min_h or np.arccos(np.clip(up, -1, 1)) > max_tilt:
                     break
-            results.append(dict(mode=mode, start_index=t0, steps_up=steps,
-                                distance=float(d.xpos[scene.root_body_id, 0] - x0)))
+            results.append({"mode": mode, "start_index": t0, "steps_up": steps,
+                                "distance": float(d.xpos[scene.root_body_id, 0] - x0)})
             print(f"{mode:18s} start {t0:4d}: up for {steps:4d} steps, walked {results[-1]['distance']:.2f} m")
-    Path(args.out).write_text(json.dumps(dict(args=vars(args), results=results), indent=2) + "\n")
+    Path(args.out).write_text(json.dumps({"args": vars(args), "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
