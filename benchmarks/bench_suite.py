@@ -433,9 +433,8 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         # frees up), on an init state of its own (the run's state is donated to the chunk meanwhile)
         splitters = {n: pool.submit(warm_split, ahead[(n, 1)]) for n in preset.split_ns if (n, 1) in ahead}
         ahead.update({(n, k): pool.submit(prepare, n, k) for n, k in order[2:]})
-        for n in preset.split_ns:
-            if n not in splitters and (n, 1) in ahead:
-                splitters[n] = pool.submit(warm_split, ahead[(n, 1)])
+        # split Ns inside the ladder (split_ns is checked to be a subset): their warm-ups queue last
+        splitters.update({n: pool.submit(warm_split, ahead[(n, 1)]) for n in preset.split_ns if n not in splitters})
         pool.shutdown(wait=False)  # its threads end once the queue is done
 
     rows: list[dict] = []
