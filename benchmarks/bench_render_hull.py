@@ -6,7 +6,8 @@ the ellipsoid ray caster -> benchmarks/results/render_hull_<device>.json.
 
 IoU: `--poses` frames evenly spaced over each robot's LocoMuJoCo mocap walk (H1, G1, Talos: 02-constspeed; A1:
 walk_straight); Go1 has no mocap fixture, so it replays A1's walk through its identically named leg joints (root
-at home). Each backend renders all poses in one jitted call (plain background, follow camera) and every mask is
+at home); OP3 (the registry's) has none either: its home pose and random joint poses. Each backend renders all
+poses in one jitted call (plain background, follow camera) and every mask is
 compared with `render_opengl`'s segmentation mask of the same pose. Per robot: mean/min IoU per backend and size,
 the hull decomposition's size and the geoms that cause most of the hull backend's wrong pixels.
 Speed: the jitted `BatchRenderer.render` (rgb + mask) of `--fps-robot` on fixed poses, `--repeats` calls after a
@@ -42,7 +43,21 @@ ROBOTS = {  # name -> (LocoMuJoCo model or None for the registry's asset, mocap 
     "talos": ("models/talos/talos.xml", "datasets/02-constspeed_TALOS.npz"),
     "a1": ("models/unitree_a1/unitree_a1_torque.xml", "datasets/walk_straight_UnitreeA1.npz"),
     "go1": (None, "datasets/walk_straight_UnitreeA1.npz"),
+    "op3": (None, None),  # the registry's OP3 (MuJoCo Playground); no mocap walk: home + random joint poses
 }
+
+
+def random_joint_poses(scene, n: int, seed: int = 1) -> np.ndarray:
+    """Home pose, then n-1 random joint poses (uniform +-0.6 rad, clipped to the joint ranges), root at home: the
+    poses tests/test_render_hull.py uses for every registered robot."""
+    rng = np.random.default_rng(seed)
+    poses = [scene.home_qpos.copy()]
+    for _ in range(n - 1):
+        q = scene.home_qpos.copy()
+        lo, hi = scene.joint_range[:, 0], scene.joint_range[:, 1]
+        q[scene.joint_qpos_adr] = np.clip(rng.uniform(-0.6, 0.6, len(lo)), lo, hi)
+        poses.append(q)
+    return np.stack(poses)
 
 
 def _device_name() -> str:
@@ -56,6 +71,8 @@ def robot_poses(name: str, locomujoco: Path, n: int):
     """The scene and `n` poses evenly spaced over the robot's mocap walk (see the module docstring)."""
     model, walk = ROBOTS[name]
     scene = load_robot(name, mjcf_path=locomujoco / model if model else None)
+    if walk is None:
+        return scene, random_joint_poses(scene, n)
     qpos = replay.trajectory_qpos(scene, replay.load_trajectory(locomujoco / walk))
     return scene, qpos[np.linspace(0, len(qpos) - 1, n).round().astype(int)]
 
@@ -156,7 +173,7 @@ def fps_part(args: argparse.Namespace, backends: list[str]) -> list[dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--locomujoco", default=str(Path(__file__).resolve().parents[2] / "shared" / "locomujoco"))
-    p.add_argument("--robots", default="h1,g1,talos,a1,go1")
+    p.add_argument("--robots", default="h1,g1,talos,a1,go1,op3")
     p.add_argument("--sizes", default="64,224")
     p.add_argument("--poses", type=int, default=20)
     p.add_argument("--iou-backends", default="hull,jax,warp")

@@ -48,6 +48,7 @@ _runtime.configure(offline_hub=True)
 
 import argparse
 import dataclasses
+import functools
 import importlib.metadata as md
 import json
 import os
@@ -80,10 +81,25 @@ from niljax.reward.history import clip
 from niljax.reward.terms import pad_clip_with_reference, take_rows, video_similarity
 from niljax.train.config import TrainConfig
 from niljax.train.demo import make_replay_bundle
+from niljax.train.plan import PlanRefused
+from niljax.train.accel import require_accelerator
 from niljax.train.run import build_pipeline
+from niljax.train.tiers import get_tier
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LOCOMUJOCO = Path(os.environ.get("NILJAX_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "locomujoco"
+
+
+def locomujoco_h1() -> str:
+    """LocoMuJoCo's H1 (the presets' model): $NILJAX_SHARED / ../shared, else the `python -m niljax.data.fetch`
+    cache; where neither has it, the path under LOCOMUJOCO (missing: run_suite then uses the registry's H1)."""
+    from niljax.data import locomujoco_file
+
+    try:
+        return str(locomujoco_file("models/unitree_h1/h1.xml", search=[LOCOMUJOCO]))
+    except FileNotFoundError:
+        return str(LOCOMUJOCO / "models/unitree_h1/h1.xml")
+
 REFERENCE_BATCH = 128  # BRO's official batch: the replay ratio is counted at it (BROConfig.reference_batch_size)
 
 # Network sizes per preset: the CPU tier of experiments/walking.py; the GPU tier uses BRO's official defaults.
@@ -118,6 +134,10 @@ class Preset:
     replay_capacity: int = 100_000
     min_seconds: float = 0.0  # each niljax (N, k) is timed over at least this long (and `chunks` chunks)
     stage_min_seconds: float = 0.0  # each stage of the split: at least `stage_reps` calls and this long
+    # the learner for N >= 2 when the preset is a tier's (the GPU tier's large_batch BROConfig: its K, batch and
+    # per-update rates; warm-up, resets and capacity are the suite's); None: official mode with K * B = the ratio
+    learner: BROConfig | None = None
+    encoder_chunk: int = 0  # RewardConfig.encoder_chunk (clips per encoder call; 0 = all N)
     # Worker threads that build every niljax run's trainer and compile its programs from the start, overlapping
     # the compiles with the baseline, the runs and each other (XLA compiles without the GIL). Then the runs share
     # the CPU with compiles: for the smoke preset only, whose figures are not measurements. 0: each run's
@@ -128,6 +148,34 @@ class Preset:
     memory_check: bool = True
 
 
+def gpu_tier_preset(tier_name: str = "gpu") -> Preset:
+    """The suite's preset of an accelerator tier: every size that the tier sets is the tier's own."""
+    tier = get_tier(tier_name)
+    nets = {k: getattr(tier.learner, k) for k in ("critic_width", "critic_depth", "actor_width", "actor_depth",
+                                                  "n_quantiles")}
+    chunk = tier.encoder_chunk if isinstance(tier.encoder_chunk, int) else 0
+    return Preset(robot="h1", mjcf=locomujoco_h1(), size=tier.render.height, backend=tier.render.backend,
+                  camera_anchor=tier.render.camera_anchor, encoder_preset="base", encoder_dtype=tier.encoder_dtype,
+                  nets=nets, batch=tier.learner.batch_size, replay_ratio=tier.learner.updates_per_env_step,
+                  ladder=(1, 64, 256, 1024), split_ns=(1024,), iterations=2, chunks=2, baseline_steps=24,
+                  reference_frames=100, stage_reps=5, matmul_n=8192, replay_capacity=1_000_000, min_seconds=2.0,
+                  stage_min_seconds=0.5, learner=tier.learner, encoder_chunk=chunk)
+
+
+def rehearsal_preset(preset: Preset) -> Preset:
+    """`preset` changed only in size, for a CPU rehearsal (`niljax rehearse`, `--rehearse`): 32 px, N in (1, 4),
+    a tiny TimeSformer, BRO nets 64 wide (16 quantiles) with a 256 batch, 1 chunk of 2 iterations, 16 reference
+    frames, a 256 matmul; the renderer, anchors, dtype, replay ratio and learner mode stay the preset's."""
+    small = {"critic_width": 64, "critic_depth": 1, "actor_width": 64, "actor_depth": 1, "n_quantiles": 16}
+    learner = None if preset.learner is None else dataclasses.replace(preset.learner, batch_size=256, **small)
+    return dataclasses.replace(
+        preset, size=32, encoder_preset="tiny", nets=small, batch=256, ladder=(1, 4), split_ns=(4,), iterations=2,
+        chunks=1, baseline_steps=4, reference_frames=16, stage_reps=1, matmul_n=256, replay_capacity=20_000,
+        min_seconds=0.0, stage_min_seconds=0.0, learner=learner,
+        encoder_chunk=min(preset.encoder_chunk, 2) if preset.encoder_chunk else 0)
+
+
+ACCELERATOR_PRESETS = ("gpu",)  # refused on a CPU backend unless --allow-cpu / --rehearse
 PRESETS = {
     "smoke": Preset(robot="toy_arm", mjcf=None, size=16, backend="jax", camera_anchor="agent", encoder_preset="tiny",
                     encoder_dtype="float32", nets=SMOKE_NETS, batch=64, replay_ratio=1.0, ladder=(1, 2),
@@ -135,23 +183,25 @@ PRESETS = {
                     matmul_n=256, replay_capacity=10_000, compile_ahead=2, memory_check=False),
     # experiments/walking.py --tier cpu: 48 px, jax renderer, both anchors, tiny random TimeSformer (8 frames),
     # BRO 256x1 / 128x1, 25 quantiles, batch 256, K = 4 at N = 8 (= replay ratio 1 at batch 128).
-    "cpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=48, backend="jax",
+    "cpu": Preset(robot="h1", mjcf=locomujoco_h1(), size=48, backend="jax",
                   camera_anchor="both", encoder_preset="tiny", encoder_dtype="float32", nets=CPU_NETS, batch=256,
                   replay_ratio=1.0, ladder=(1, 8, 32), split_ns=(1, 8), iterations=5, chunks=2,
                   baseline_steps=30, reference_frames=100, stage_reps=5, matmul_n=1024, min_seconds=4.0,
                   stage_min_seconds=1.0),
-    # experiments/walking.py --tier gpu: 224 px, warp renderer, both anchors, TimeSformer-base size (random
-    # weights: same FLOPs as K400) in bf16, BRO official networks, batch 1024, replay ratio 10.
-    "gpu": Preset(robot="h1", mjcf=str(LOCOMUJOCO / "models/unitree_h1/h1.xml"), size=224, backend="warp",
-                  camera_anchor="both", encoder_preset="base", encoder_dtype="bfloat16", nets={}, batch=1024,
-                  replay_ratio=10.0, ladder=(1, 64, 256, 1024), split_ns=(1024,), iterations=2, chunks=2,
-                  baseline_steps=24, reference_frames=100, stage_reps=5, matmul_n=8192,
-                  replay_capacity=1_000_000, min_seconds=2.0, stage_min_seconds=0.5),
+    # The GPU tier (niljax.train.tiers, as experiments/walking.py --tier gpu trains): its render size, renderer
+    # and anchors, TimeSformer-base size (random weights: the same FLOPs as K400) in its dtype with its encoder
+    # chunk, and its learner (BRO official networks in large_batch mode, batch 4096, BRO-fast's 2 updates per env
+    # step: K = 64 at N = 1024); N = 1 runs BRO-fast's official 2 updates of 128 per step, as the baseline does.
+    "gpu": gpu_tier_preset(),
 }
 
 
 def learner_for(preset: Preset, num_envs: int) -> BROConfig:
-    """BRO config for N envs at the preset's replay ratio (batch 128 at N = 1, the preset's batch above)."""
+    """BRO config for N envs at the preset's replay ratio (batch 128 at N = 1, the preset's batch above); a tier's
+    learner (`Preset.learner`) for N >= 2, with no warm-up or resets (every timed step updates)."""
+    if preset.learner is not None and num_envs > 1:
+        return dataclasses.replace(preset.learner, random_steps=0, reset_steps=(),
+                                   replay_capacity=max(preset.replay_capacity, preset.learner.batch_size))
     batch = REFERENCE_BATCH if num_envs == 1 else preset.batch
     # K set explicitly so that K * B = replay_ratio * N * 128 for any batch (large_batch mode needs B >= 128)
     updates = max(1, round(preset.replay_ratio * num_envs * REFERENCE_BATCH / batch))
@@ -190,7 +240,8 @@ def train_config(preset: Preset, bundle: Path, run_dir: Path, num_envs: int, k: 
         reference=str(bundle), robot=preset.robot, mjcf=preset.mjcf, run_dir=str(run_dir), num_envs=num_envs,
         iterations_per_call=preset.iterations, eval_envs=1, progress=False, write_video=False, render=render,
         encoder=encoder, reward=RewardConfig(clip_len=preset.clip_len, video_every_k=k,
-                                             encoder_dtype=preset.encoder_dtype),
+                                             encoder_dtype=preset.encoder_dtype,
+                                             encoder_chunk=min(preset.encoder_chunk, num_envs)),
         learner=learner_for(preset, num_envs))
 
 
@@ -222,10 +273,18 @@ class StageSplit:
         k_updates = trainer.num_updates
         dtype = jnp.bfloat16 if rcfg.encoder_dtype == "bfloat16" else jnp.float32
 
-        self.act = jax.jit(bro.act_explore)
-        self.physics = jax.jit(jax.vmap(env.step))
+        def under(stage: str, fn: Any) -> Any:  # traced at the fused iteration's matmul precision for that stage
+            def traced(*args: Any) -> Any:
+                with trainer.precision_context(stage):
+                    return fn(*args)
+
+            return traced
+
+        self.act = jax.jit(under("learner", bro.act_explore))
+        self.physics = jax.jit(under("physics", jax.vmap(env.step)))
 
         @jax.jit
+        @functools.partial(under, "camera")
         def render(stepped: Any, history: Any, fresh: jax.Array) -> Any:  # the loop's _render_reward, render part
             data, info = stepped.data, stepped.info
             pose_mask = renderer.render(data)[1] if anchor == "both" else None
@@ -242,7 +301,7 @@ class StageSplit:
             frames, masks = clip(history)
             frames, masks = pad_clip_with_reference(frames, masks, history.count, reference, t)
             return video_similarity(encoder, frames, masks, take_rows(reference.embeddings, t),
-                                    similarity=rcfg.similarity, dtype=dtype)
+                                    similarity=rcfg.similarity, dtype=dtype, chunk_size=rcfg.chunk_size())
 
         no_video = dataclasses.replace(rcfg, use_video=False)
         self.render, self.encode = render, encode
@@ -259,6 +318,7 @@ class StageSplit:
         self.replay = jax.jit(replay_impl, donate_argnums=0)
 
         @jax.jit
+        @functools.partial(under, "learner")
         def updates(learner: Any, batches: Any) -> Any:
             return jax.lax.scan(lambda lr, b: bro.update(lr, b), learner, batches)[0]
 
@@ -326,6 +386,17 @@ class StageSplit:
 
 
 # ------------------------------------------------------------------------------------------------ main
+def preload_baseline_imports() -> None:
+    """Import the baseline's torch and transformers now, in this thread (see the call in `run_suite`). An
+    install without them is fine: the baseline then records its ImportError."""
+    try:
+        import torch  # noqa: F401
+        from transformers import TimesformerModel  # noqa: F401 - resolves transformers' lazy modules (torch._dynamo,
+        # triton with the CUDA build): the import that was running when the process crashed
+    except ImportError:
+        pass
+
+
 def run_order(ladder: tuple[int, ...]) -> list[tuple[int, int]]:
     """(N, k) in priority order, so that a time budget drops the least informative runs: the largest N and
     N = 1 with k = 1, then both with k = 8, then the N in between (k = 1, then 8)."""
@@ -337,6 +408,14 @@ def run_order(ladder: tuple[int, ...]) -> list[tuple[int, int]]:
 
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     preset = PRESETS[args.preset]
+    rehearse = getattr(args, "rehearse", False)
+    if rehearse:
+        preset = rehearsal_preset(preset)
+    elif args.preset in ACCELERATOR_PRESETS and not getattr(args, "allow_cpu", False):
+        try:  # a CUDA/TPU plugin that did not load: JAX only warns and the "GPU" numbers would be the CPU's
+            require_accelerator(f"bench_suite.py --preset {args.preset}")
+        except ValueError as err:
+            raise SystemExit(f"bench_suite: {err}") from err
     overrides = {k: v for k, v in (("robot", args.robot), ("mjcf", args.mjcf)) if v is not None}
     if args.robot and args.robot != preset.robot and args.mjcf is None:
         overrides["mjcf"] = None  # another robot: its registry model unless --mjcf names one
@@ -346,7 +425,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         overrides["split_ns"] = tuple(int(x) for x in args.split.split(","))
     if "mjcf" not in overrides and preset.mjcf and not Path(preset.mjcf).is_file():
         print(f"bench_suite: the preset's MJCF {preset.mjcf} is missing (set NILJAX_SHARED to the folder holding "
-              f"locomujoco/): using the registry's {preset.robot}", flush=True)
+              f"locomujoco/, or run `python -m niljax.data.fetch`): using the registry's {preset.robot}", flush=True)
         overrides["mjcf"] = None
     preset = dataclasses.replace(preset, **overrides)
     if preset.mjcf and not Path(preset.mjcf).is_file():
@@ -426,6 +505,10 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     ahead: dict[tuple[int, int], Future] = {}
     splitters: dict[int, Future] = {}
     if preset.compile_ahead:  # started before the baseline's first bracket, to overlap it too
+        # the baseline's torch and transformers are imported here, before any compile thread starts: imported by
+        # the baseline while XLA compiled in a pool thread, PyPI's CUDA build of torch crashed the process
+        # (SIGSEGV inside XLA's backend_compile_and_load; CI, Python 3.11.2, torch 2.13.0+cu130)
+        preload_baseline_imports()
         pool = ThreadPoolExecutor(preset.compile_ahead, thread_name_prefix="suite-compile")
         order = run_order(preset.ladder)
         ahead = {(n, k): pool.submit(prepare, n, k) for n, k in order[:2]}
@@ -443,7 +526,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     roofline: dict[str, Any] = {}
     out_dir = Path(args.out_dir) if args.out_dir else RESULTS
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"suite_{args.preset}_{device}"
+    stem = f"suite_{args.preset}{'-rehearsal' if rehearse else ''}_{device}"
 
     def save(final: bool = False) -> dict[str, Any]:
         """Write the JSON (and the PNG) with what has been measured so far: a run killed by a timeout still
@@ -471,7 +554,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_count": os.cpu_count(), "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
             "load_average_start": load_start, "load_average_end": list(os.getloadavg()),
             "versions": versions(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "setting": {**dataclasses.asdict(preset), "render": dataclasses.asdict(render),
+            "setting": {**dataclasses.asdict(preset), "rehearsal": rehearse, "render": dataclasses.asdict(render),
                         "encoder": dataclasses.asdict(encoder), "timesformer": dataclasses.asdict(tsf),
                         "baseline_views": views, "baseline_updates_per_step": preset.replay_ratio,
                         "baseline_batch": REFERENCE_BATCH},
@@ -498,6 +581,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     # k changes the iteration, not the state: the (N, k = 8) run starts from a state made by the (N, k = 1)
     # trainer's compiled init (the same program, so it is compiled once per N).
     init_for: dict[int, Any] = {}
+    refused: dict[int, str] = {}  # N -> why its memory plan refused it
     for n, k in run_order(preset.ladder):
         if args.budget_s and time.perf_counter() - t_start > args.budget_s:
             skipped.append({"num_envs": n, "video_every_k": k, "why": f"past --budget-s {args.budget_s}"})
@@ -505,7 +589,16 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             if (n, k) in ahead:
                 ahead.pop((n, k)).cancel()
             continue
-        config, trainer, state = ahead.pop((n, k)).result() if (n, k) in ahead else prepare(n, k)
+        if n in refused:  # k = 1's memory plan refused this N (k = 8 is not planned again)
+            skipped.append({"num_envs": n, "video_every_k": k, "why": refused[n]})
+            continue
+        try:
+            config, trainer, state = ahead.pop((n, k)).result() if (n, k) in ahead else prepare(n, k)
+        except PlanRefused as e:  # this N does not fit the device: record why and measure the others
+            refused[n] = "memory plan: " + str(e).split("; nothing was compiled")[0]
+            skipped.append({"num_envs": n, "video_every_k": k, "why": refused[n]})
+            log(f"niljax N={n} k={k}: skipped ({refused[n]})")
+            continue
         init = init_for.pop(n, trainer.init)
         if k == 1:
             init_for[n] = init
@@ -624,6 +717,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--device-name", default=None, help="name in the output files (default e.g. cpu-2core)")
     p.add_argument("--out-dir", default=None, help="folder for the JSON and PNG (default benchmarks/results)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--rehearse", action="store_true",
+                   help="the preset changed only in size (rehearsal_preset), on any backend: `niljax rehearse`")
+    p.add_argument("--allow-cpu", action="store_true",
+                   help="run an accelerator preset (gpu) although JAX runs on the CPU (otherwise refused)")
     args = p.parse_args(argv)
     return run_suite(args)
 

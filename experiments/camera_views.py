@@ -17,9 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "locomujoco"
-FIXTURES = {"h1": ("models/unitree_h1/h1.xml", "datasets/02-constspeed_UnitreeH1.npz", 500.0),
-            "a1": ("models/unitree_a1/a1.xml", "datasets/02-constspeed_UnitreeA1.npz", 500.0)}
+from walking import FIXTURES, fixture_file  # noqa: E402 - ../shared's LocoMuJoCo files, else shipped / fetched
 
 
 def main() -> None:
@@ -44,8 +42,8 @@ def main() -> None:
     from niljax.sim.looping import resample_qpos
 
     mjcf, traj, fps = FIXTURES[args.robot]
-    scene = load_robot(args.robot, mjcf_path=str(SHARED / mjcf), plain_background=True)
-    qpos, rate = load_trajectory(SHARED / traj, scene, fps=fps)
+    scene = load_robot(args.robot, mjcf_path=fixture_file(mjcf), plain_background=True)
+    qpos, rate = load_trajectory(fixture_file(traj), scene, fps=fps)
     q = resample_qpos(qpos, rate, 100.0, scene.mj_model)
     idx = np.linspace(0, min(len(q) - 1, int(args.seconds * 100)), args.frames).round().astype(int)
     data = kinematic_data(scene.mj_model, q[idx])

@@ -28,7 +28,7 @@ TABLES = {
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("table", choices=sorted(TABLES))
-    p.add_argument("--tier", default="cpu", choices=("cpu", "gpu"))
+    p.add_argument("--tier", default="cpu", choices=("cpu", "gpu"))  # niljax.train.tiers.TIERS
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--env-steps", type=int, default=None)
     p.add_argument("--out", default=None, help="runs folder (default runs/<table>-<tier>)")
@@ -42,7 +42,7 @@ def main() -> int:
         plan += [(robot, "zero_reward") for robot in dict.fromkeys(r for r, _ in plan)]
     for robot, variant in plan:
         for seed in args.seeds:
-            summary = out / robot / variant / f"seed{seed}" / "summary.json"
+            summary = out / args.tier / robot / variant / f"seed{seed}" / "summary.json"  # walking.py's run_root
             if summary.exists() and "after" in json.loads(summary.read_text() or "{}"):
                 print(f"[table] done already: {summary.parent}")
                 continue
@@ -55,7 +55,7 @@ def main() -> int:
             print("[table]", " ".join(cmd), flush=True)
             if not args.dry_run and subprocess.call(cmd) != 0:
                 print(f"[table] run failed: {robot} {variant} seed {seed} (continuing)", file=sys.stderr)
-    table_cmd = [sys.executable, "-m", "niljax.cli", "table", str(out), "--out", str(out / "table"),
+    table_cmd = [sys.executable, "-m", "niljax.cli", "table", str(out / args.tier), "--out", str(out / "table"),
                  "--paper", "ablation" if args.table == "ablation" else "walking"]
     print("[table]", " ".join(table_cmd))
     return 0 if args.dry_run else subprocess.call(table_cmd)

@@ -3,17 +3,23 @@
     python experiments/walking.py --robot h1 --tier cpu --seed 0                 # NIL, full reward
     python experiments/walking.py --robot h1 --tier cpu --seed 0 --variant zero_reward   # control: reward 0
     python experiments/walking.py --robot h1 --tier gpu --seed 0 --encoder-weights PATH  # one H100/H200
-    niljax table runs/walking --out experiments/results/walking_cpu               # the table
+    python experiments/walking.py --robot h1 --tier gpu --rehearse     # the GPU tier at rehearsal size, on any host
+    niljax table runs/walking/cpu --out experiments/results/walking_cpu           # the table
 
-Reference: the robot's LocoMuJoCo motion-capture walk (`../shared/locomujoco`, ~1 s at ~500 Hz), brought to
+Reference: the robot's LocoMuJoCo motion-capture walk (~1 s at 500 Hz; `../shared/locomujoco` or
+`$NILJAX_SHARED/locomujoco` when present, else the walks niljax ships and, for H1/G1/Talos, LocoMuJoCo's
+models from `python -m niljax.data.fetch`; A1's model is shipped too), brought to
 the control rate and looped to `--seconds` (default 8 s, so the 400-step evaluation never runs past it),
 rendered with the training renderer; the bundle records the root's path. Evaluation: the paper protocol
 (deterministic conservative actor from the home pose, each robot's `[metrics] eval_horizon` control steps,
 LocoMuJoCo exp(-(v_x - v_target)^2) per step, zero after a fall), plus the same score of the reference itself
 ("expert", kinematic) written into summary.json.
 
-Tiers set render size, renderer, encoder, env count, network sizes and the replay-ratio accounting; every
-field stays overridable with `--set key=value` (dotted TrainConfig paths, JSON values).
+Tiers (`niljax.train.tiers`, one definition shared with the per-robot scripts and the benchmark suite) set
+render size, renderer, encoder, env count, network sizes, the replay-ratio accounting and the matmul precision;
+every field stays overridable with `--set key=value` (dotted TrainConfig paths, JSON values). Bundles and runs go
+to `--out/<tier>/<robot>/...` (`--out/<tier>-rehearsal/...` with --rehearse). A GPU tier refuses to start when
+JAX runs on the CPU (`--allow-cpu` overrides; `niljax doctor` says why the accelerator is missing).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shlex
 import time
 from pathlib import Path
@@ -29,14 +36,26 @@ from niljax import _runtime
 
 _runtime.configure()
 
-from niljax.encoders.factory import EncoderConfig  # noqa: E402
-from niljax.learner.bro import BROConfig  # noqa: E402
-from niljax.render import RenderConfig  # noqa: E402
 from niljax.reward import PenaltyScales, RewardConfig  # noqa: E402
+from niljax.data import locomujoco_file  # noqa: E402
+from niljax.train.accel import require_accelerator  # noqa: E402
 from niljax.train.config import TrainConfig  # noqa: E402
+from niljax.train.tiers import TIERS, Tier, get_tier  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "locomujoco"
-FIXTURES = {  # robot -> (MJCF, mocap walk, its frame rate); test fixtures, never package data
+# A LocoMuJoCo copy beside the checkout (test fixtures) is used first; without it the shipped walks and A1
+# model, and the models `python -m niljax.data.fetch` brings (niljax.data.locomujoco_file).
+SHARED = Path(os.environ.get("NILJAX_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "locomujoco"
+
+
+def fixture_file(relative: str) -> str:
+    """A fixture file (FIXTURES' relative paths) from SHARED, else the shipped data / the fetch cache;
+    SystemExit naming the command that brings it when it is nowhere."""
+    try:
+        return str(locomujoco_file(relative, search=[SHARED]))
+    except FileNotFoundError as err:
+        raise SystemExit(f"walking.py: {err}") from err
+
+FIXTURES = {  # robot -> (MJCF, mocap walk, its frame rate), in LocoMuJoCo's layout (fixture_file finds them)
     "h1": ("models/unitree_h1/h1.xml", "datasets/02-constspeed_UnitreeH1.npz", 500.0),
     "g1": ("models/unitree_g1/g1.xml", "datasets/02-constspeed_UnitreeG1.npz", 500.0),
     "talos": ("models/talos/talos.xml", "datasets/02-constspeed_TALOS.npz", 500.0),
@@ -66,49 +85,38 @@ WALKING_PENALTIES = PenaltyScales(torque=5e-7, action_rate=0.0025, angular_veloc
                                   torso_tilt=0.25)
 
 
-def tier_config(tier: str, args: argparse.Namespace) -> dict:
-    """Sizes per tier (a dict of TrainConfig fields)."""
-    if tier == "cpu":  # 2 cores, no GPU: small renders, tiny random encoder, small BRO
-        return dict(
-            num_envs=8, iterations_per_call=25, eval_envs=1,
-            render=RenderConfig(height=48, width=48, backend="jax", camera_anchor="both"),
-            encoder=EncoderConfig(kind="timesformer-random", preset="tiny", clip_len=8, seed=0),
-            learner=BROConfig(critic_width=256, critic_depth=1, actor_width=128, actor_depth=1, n_quantiles=25,
-                              batch_size=256, updates_per_iteration=4, random_steps=5_000, reset_steps=(),
-                              replay_capacity=300_000, init_temperature=0.1),
-            total_env_steps=args.env_steps or 90_000)
-    if tier == "gpu":  # one H100/H200: the paper's renders and encoder, thousands of envs
-        return dict(
-            num_envs=1024, iterations_per_call=10, eval_envs=4,
-            render=RenderConfig(height=224, width=224, backend="warp", camera_anchor="both"),
-            encoder=EncoderConfig(kind="timesformer", weights=args.encoder_weights),
-            reward_dtype="bfloat16",
-            # large_batch mode: BRO-fast's 2 updates per env step as 64 updates of 4096 per iteration
-            # (256 samples per transition; tau, learning rates, duals per update: docs/learner.md)
-            learner=BROConfig(replay_mode="large_batch", updates_per_env_step=2, batch_size=4096,
-                              replay_capacity=2_000_000, reset_steps=(15_000,)),
-            total_env_steps=args.env_steps or 2_000_000)
-    raise SystemExit(f"unknown tier {tier!r} (cpu | gpu)")
+def tier_of(args: argparse.Namespace) -> Tier:
+    """The `--tier` (niljax.train.tiers: one definition for every script), at rehearsal size with --rehearse."""
+    tier = get_tier(args.tier)
+    return tier.rehearsal() if args.rehearse else tier
 
 
 def build_config(args: argparse.Namespace, reference: str) -> TrainConfig:
     from niljax.robots import get_spec
 
-    sizes = tier_config(args.tier, args)
-    dtype = sizes.pop("reward_dtype", "float32")
-    total = sizes["total_env_steps"]
-    reward = RewardConfig(**VARIANTS[args.variant], encoder_dtype=dtype, penalty_scales=WALKING_PENALTIES)
-    config = TrainConfig(
+    tier = tier_of(args)
+    total = args.env_steps or tier.total_env_steps
+    reward = RewardConfig(**VARIANTS[args.variant], penalty_scales=WALKING_PENALTIES)
+    horizon = int(get_spec(args.robot).metrics.get("eval_horizon", 400))
+    cadence = 2 if args.rehearse else 10
+    config = tier.train_config(
+        encoder_weights=args.encoder_weights if tier.encoder.kind == "timesformer" else None,
         reference=reference, robot=args.robot, mjcf=args.mjcf, seed=args.seed,
-        run_dir=str(Path(args.out) / args.robot / args.variant / f"seed{args.seed}"),
-        eval_every=args.eval_every or max(total // 10, 1), checkpoint_every=max(total // 10, 1),
-        eval_horizon=int(get_spec(args.robot).metrics.get("eval_horizon", 400)), random_start=True,
-        reference_start=not args.home_start,
-        reward=reward, progress=not args.no_progress, **sizes)
+        run_dir=str(run_root(args) / args.robot / args.variant / f"seed{args.seed}"), total_env_steps=total,
+        # 10 evaluations and checkpoints per run (a rehearsal: 2, so that it resumes from a mid-run checkpoint)
+        eval_every=args.eval_every or max(total // cadence, 1), checkpoint_every=max(total // cadence, 1),
+        eval_horizon=horizon, random_start=True, reference_start=not args.home_start,
+        reward=reward, progress=not args.no_progress, allow_cpu=args.allow_cpu or args.rehearse)
     for item in args.set or []:
         key, _, value = item.partition("=")
         config = _override(config, key.split("."), json.loads(value))
     return config
+
+
+def run_root(args: argparse.Namespace) -> Path:
+    """`--out`/<tier>: the tier names the folder of its bundles and runs, so that two tiers never share a cached
+    reference (a GPU run after a CPU run would otherwise find the CPU tier's 48 px bundle)."""
+    return Path(args.out) / (f"{args.tier}-rehearsal" if args.rehearse else args.tier)
 
 
 def _override(obj, path: list[str], value):  # noqa: ANN001, ANN202
@@ -128,12 +136,13 @@ def prepare_reference(args: argparse.Namespace, config: TrainConfig) -> str:
     from niljax.sim.looping import find_cycle, loop_qpos, resample_qpos, root_planar_indices
     from niljax.train.demo import make_replay_bundle
 
-    out = Path(args.out) / args.robot / "reference"
+    out = run_root(args) / args.robot / "reference"
     if (out / "metadata.json").exists() or (out / "views.json").exists():  # one view, or a multi-view folder
+        check_cached_reference(out, config)
         return str(out)
     mjcf, traj, fps = FIXTURES[args.robot]
     scene = load_robot(args.robot, mjcf_path=args.mjcf, plain_background=True)
-    qpos, rate = load_trajectory(args.trajectory or SHARED / traj, scene, fps=args.trajectory_fps or fps)
+    qpos, rate = load_trajectory(args.trajectory or fixture_file(traj), scene, fps=args.trajectory_fps or fps)
     is_fixture = Path(args.trajectory or traj).name == Path(traj).name  # the fixture file, wherever it lives
     frames = args.frames or (FIXTURE_FRAMES.get(args.robot) if is_fixture else None)
     if frames:
@@ -151,6 +160,21 @@ def prepare_reference(args: argparse.Namespace, config: TrainConfig) -> str:
                               extra={"loop_period_frames": end - start})
     print(f"[walking] reference bundle {path}: {len(looped)} frames in {time.time() - t0:.0f} s")
     return str(path)
+
+
+def check_cached_reference(folder: Path, config: TrainConfig) -> None:
+    """SystemExit when a cached bundle was made at another render size or clip length than `config` (e.g. by an
+    older walking.py that did not put the tier in the path), naming the folder to delete."""
+    meta_path = folder / "metadata.json"
+    if not meta_path.is_file():
+        meta_path = folder / "view0" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    got = (int(meta["height"]), int(meta["width"]), int(meta["clip_len"]))
+    want = (config.render.height, config.render.width, config.reward.clip_len)
+    if got != want:
+        raise SystemExit(f"walking.py: the cached reference {folder} is {got[0]}x{got[1]} px with {got[2]}-frame "
+                         f"clips, this tier needs {want[0]}x{want[1]} px with {want[2]}-frame clips: delete the "
+                         "folder (it is remade), or use another --out")
 
 
 def expert_row(config: TrainConfig) -> dict[str, float]:
@@ -178,11 +202,18 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--robot", default="h1", choices=sorted(FIXTURES))
     p.add_argument("--variant", default="full", choices=sorted(VARIANTS))
-    p.add_argument("--tier", default="cpu", choices=("cpu", "gpu"))
+    p.add_argument("--tier", default="cpu", choices=sorted(TIERS))
+    p.add_argument("--rehearse", action="store_true",
+                   help="the tier changed only in size (niljax.train.tiers.Tier.rehearsal), on any backend: what "
+                        "`niljax rehearse` runs")
+    p.add_argument("--allow-cpu", action="store_true",
+                   help="run a GPU tier although JAX runs on the CPU (otherwise refused: a CUDA/TPU plugin that "
+                        "did not load makes JAX fall back to the CPU with only a warning)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--env-steps", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--seconds", type=float, default=8.0, help="looped reference length")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="looped reference length (default 8 s; with --rehearse just the evaluation horizon)")
     p.add_argument("--mjcf", default=None, help="robot MJCF (default: the LocoMuJoCo fixture)")
     p.add_argument("--trajectory", default=None, help="mocap .npz (default: the LocoMuJoCo fixture)")
     p.add_argument("--trajectory-fps", type=float, default=None)
@@ -192,16 +223,34 @@ def main() -> None:
     p.add_argument("--out", default="runs/walking")
     p.add_argument("--set", action="append", help="override: dotted.TrainConfig.field=JSON")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--reference-only", action="store_true",
+                   help="render the reference bundle (if missing) and stop. With the warp renderer, run it before "
+                        "training: a process that rendered the bundle has numbered warp's FFI targets differently "
+                        "from its resumes, which then compile the training chunk again (docs/training.md)")
     p.add_argument("--home-start", action="store_true",
                    help="start episodes from the home pose at rest instead of the reference's state (RSI)")
     args = p.parse_args()
+    if get_tier(args.tier).accelerator and not (args.allow_cpu or args.rehearse):
+        try:  # before any reference is rendered: a GPU tier on a CPU backend stops here, naming the fix
+            require_accelerator(f"walking.py --tier {args.tier}")
+        except ValueError as err:
+            raise SystemExit(f"walking.py: {err}") from err
     if args.mjcf is None:
-        args.mjcf = str(SHARED / FIXTURES[args.robot][0])
+        args.mjcf = fixture_file(FIXTURES[args.robot][0])
+    if args.seconds is None:  # a rehearsal renders only what its evaluation horizon needs (size, not protocol)
+        from niljax.robots import get_spec
+
+        spec = get_spec(args.robot)
+        horizon_s = (int(spec.metrics.get("eval_horizon", 400)) + 2) / spec.control_hz
+        args.seconds = horizon_s if args.rehearse else 8.0
     from niljax.train.run import train
 
     t0 = time.time()
     probe = build_config(args, reference="")
     config = build_config(args, prepare_reference(args, probe))
+    if args.reference_only:
+        print(f"[walking] reference bundle ready: {config.reference}")
+        return
     run_dir = train(config)
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text())

@@ -47,6 +47,18 @@ def default_compile_cache_dir() -> Path:
     return Path(base) / "niljax" / "jax"
 
 
+def compile_cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """The folder `enable_compile_cache(path)` uses: JAX's own setting when there is one (`JAX_COMPILATION_CACHE_DIR`
+    or `jax.config`), else `path`, else `default_compile_cache_dir()`. `niljax doctor` reports this folder, so
+    what it says is what `niljax train` / `evaluate` / `demo` do (they pass the run's `--compile-cache-dir`)."""
+    import jax
+
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return Path(current)
+    return Path(path).expanduser() if path else default_compile_cache_dir()
+
+
 def enable_compile_cache(path: str | os.PathLike | None = None, *, min_compile_secs: float = 1.0) -> Path | None:
     """Turn on JAX's persistent compilation cache (idempotent); returns the folder in use, or None if it cannot.
 
@@ -61,7 +73,7 @@ def enable_compile_cache(path: str | os.PathLike | None = None, *, min_compile_s
     current = jax.config.jax_compilation_cache_dir
     if current:
         return Path(current)
-    folder = Path(path).expanduser() if path else default_compile_cache_dir()
+    folder = compile_cache_dir(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # read-only home, full disk: run without the cache rather than fail

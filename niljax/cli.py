@@ -1,6 +1,6 @@
 """The `niljax` command.
 
-    niljax demo                      the embedded CPU demo (train a tiny robot to imitate a replay reference)
+    niljax demo                      the embedded CPU demo (A1 learns to walk from its shipped mocap; --robot toy_arm)
     niljax train --robot h1 --reference bundle/ [overrides]
     niljax evaluate RUN_DIR          evaluate a run's latest checkpoint and write a side-by-side video
     niljax plan [train flags]        memory and FLOPs of a training config, before compiling; does it fit
@@ -11,7 +11,11 @@
     niljax skills                    list registered skills (sitting, hanging, balancing, walking, yours)
     niljax contact-sheet ...         render a batch of frames + masks to a PNG (what the encoder sees)
     niljax table RUNS... --out DIR   results table of finished runs next to the paper's numbers
+    niljax weights [HUB_ID|FOLDER]   fetch or check TimeSformer weights, cached once as safetensors (no torch)
     niljax doctor [--require gpu]    what runs here: versions, devices, renderers, assets, weights, fixes
+    niljax export RUN [--format onnx] the trained policy as npz / ONNX + policy.json (docs/deploy.md)
+    niljax play RUN [--viewer]       the exported policy in C MuJoCo: mp4 + protocol score
+    niljax sim2sim RUN [--robustness]  MJX vs C MuJoCo: divergence, scores, perturbation table
 
 Each subcommand parses its own arguments (typed configs via tyro), so `niljax SUB --help` documents it.
 Heavy imports happen inside the subcommand: `niljax --help` is instant and never imports torch.
@@ -23,7 +27,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from niljax import _runtime
+from niljax import _runtime, user_errors
 
 _runtime.configure()
 
@@ -145,14 +149,44 @@ def _table(argv: list[str]) -> int:
     return table_main(argv)
 
 
+def _weights(argv: list[str]) -> int:
+    from niljax.encoders.weights_cli import weights_main
+
+    return weights_main(argv)
+
+
 def _doctor(argv: list[str]) -> int:
     from niljax.doctor import doctor_main
 
     return doctor_main(argv)
 
 
+def _rehearse(argv: list[str]) -> int:
+    from niljax.train.rehearse import rehearse_main
+
+    return rehearse_main(argv)
+
+
+def _export(argv: list[str]) -> int:
+    from niljax.deploy.cli import export_main
+
+    return export_main(argv)
+
+
+def _play(argv: list[str]) -> int:
+    from niljax.deploy.cli import play_main
+
+    return play_main(argv)
+
+
+def _sim2sim(argv: list[str]) -> int:
+    from niljax.deploy.cli import sim2sim_main
+
+    return sim2sim_main(argv)
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
-    "demo": (_demo, "embedded CPU demo: a tiny robot learns to imitate a replay reference"),
+    "demo": (_demo, "embedded CPU demo: A1 learns to walk from its shipped mocap (--robot toy_arm: smoke test)"),
     "train": (_train, "Stage 2: train a policy on a reference bundle"),
     "evaluate": (_evaluate, "evaluate a run's checkpoint; writes metrics and a side-by-side video"),
     "plan": (_plan, "memory per component and FLOPs per iteration of a training config; whether it fits"),
@@ -163,7 +197,12 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "skills": (_skills, "list registered skills: task, success duration, scene objects, prompt"),
     "contact-sheet": (_contact_sheet, "render frames + masks of a robot to a PNG"),
     "table": (_table, "results table of finished runs (mean ± std over seeds) next to the paper's numbers"),
+    "weights": (_weights, "fetch (online) or check (local) TimeSformer weights; convert once to cached safetensors"),
     "doctor": (_doctor, "check this machine: versions, devices, physics/renderers, assets, weights (--json)"),
+    "rehearse": (_rehearse, "dress rehearsal of a GPU tier at reduced size: every step a GPU user runs, here"),
+    "export": (_export, "a run's policy as a standalone npz / ONNX file + policy.json (obs layout, PD, rate)"),
+    "play": (_play, "the exported policy in C MuJoCo from the protocol's start: mp4 + protocol score"),
+    "sim2sim": (_sim2sim, "MJX vs C MuJoCo from the same state: divergence, both scores, robustness table"),
 }
 
 
@@ -174,39 +213,11 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-# Errors a user can cause (a bad flag value, a missing or malformed file, an unknown robot, a missing optional
-# package): one paragraph and exit code 2 instead of a traceback. Matched by class name along the MRO so that
-# this module never imports the packages that define them (`niljax --help` stays instant).
-_USER_ERRORS = ("ValueError", "FileNotFoundError", "FileExistsError", "IsADirectoryError", "NotADirectoryError",
-                "PermissionError", "RobotNotFoundError", "MissingDependencyError", "WeightsNotFoundError",
-                "UnicodeDecodeError")
-
-
-def _is_user_error(err: BaseException) -> bool:
-    return any(cls.__name__ in _USER_ERRORS for cls in type(err).__mro__)
-
-
-def _message(err: BaseException) -> str:
-    # KeyError subclasses (RobotNotFoundError) would print their message in quotes
-    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-    text = text.strip() or type(err).__name__
-    return text if len(text) <= 4000 else text[:4000] + " ..."
-
-
-_DEBUG = False
-
-
-def debug_enabled() -> bool:
-    """True under `niljax --debug ...` or NILJAX_DEBUG=1: subcommands re-raise user errors (traceback shown)."""
-    return _DEBUG or os.environ.get("NILJAX_DEBUG", "") not in ("", "0")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    global _DEBUG
     args = list(sys.argv[1:] if argv is None else argv)
     # `--debug` anywhere: user errors show their traceback instead of the one-paragraph message
-    _DEBUG = "--debug" in args
-    debug = debug_enabled()
+    user_errors.set_debug("--debug" in args)
+    debug = user_errors.debug_enabled()
     args = [a for a in args if a != "--debug"]
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
@@ -226,11 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as err:
-        if debug or not _is_user_error(err):
+        if debug or not user_errors.is_user_error(err):
             raise
-        print(f"niljax {args[0]}: error: {_message(err)}\n(run again with --debug for the traceback)",
-              file=sys.stderr)
-        return 2
+        return user_errors.report_user_error(f"niljax {args[0]}", err, hint=True)
 
 
 if __name__ == "__main__":

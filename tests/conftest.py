@@ -17,12 +17,23 @@ _runtime.configure(offline_hub=True, host_device_count=2)
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
                       os.environ.get("NILJAX_TEST_JAX_CACHE") or tempfile.mkdtemp(prefix="niljax-jax-cache-"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+# The hull renderer's mesh decompositions (niljax.render.hull_backend) go to a folder of this session, never the
+# user's ~/.cache (NILJAX_TEST_HULL_CACHE names one to reuse across sessions: they take minutes per robot).
+os.environ["NILJAX_HULL_CACHE"] = os.environ.get("NILJAX_TEST_HULL_CACHE") or tempfile.mkdtemp(
+    prefix="niljax-hull-cache-")
 
 import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NILJAX_SHARED", REPO_ROOT.parent / "shared"))
 LOCOMUJOCO = SHARED / "locomujoco"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A crashed or timed-out xdist worker must not hang the run (issue 32): see tests/xdist_crash_recovery.py.
+    from xdist_crash_recovery import patch_loadscope
+
+    patch_loadscope()
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,9 @@ def test_niljax_replays_as_many_samples_per_env_step_as_the_baseline(suite, pres
         # the baseline replays replay_ratio batches of 128 per env step; niljax K batches of B per N env steps:
         # exactly the same on the preset's ladder, within K's rounding (half a batch) elsewhere
         target = p.replay_ratio * n * suite.REFERENCE_BATCH
+        if k == 1 and target < cfg.batch_size / 2:  # a tier's large batch at tiny N: one update is the least
+            assert cfg.batch_size > target
+            continue
         assert k * cfg.batch_size == target if n in p.ladder else abs(k * cfg.batch_size - target) <= cfg.batch_size / 2
         assert cfg.random_steps == 0 and cfg.reset_steps == ()
     assert suite.learner_for(p, 1).batch_size == suite.REFERENCE_BATCH
@@ -77,7 +80,12 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     # compile fast, run slow (the smoke run executes little): no LLVM optimisation, no fusion emitters, no
     # hoisting out of while loops. Smoke's fused iteration compiled in 17 CPU-s with the fusion emitters off
     # alone, 6-9 with backend optimisation off too, 5.5-7 with the while-loop passes off too (idle 2-core box).
-    flags = ("--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
+    # jaxlib >= 0.11.2 (Python 3.12/3.13 locks) has no fusion-emitter flag, and an unknown XLA flag is fatal.
+    import jaxlib
+
+    release = tuple(int("".join(c for c in p if c.isdigit()) or 0) for p in jaxlib.__version__.split(".")[:3])
+    emitters = "--xla_cpu_use_fusion_emitters=false " if release < (0, 11, 2) else ""
+    flags = (f"--xla_backend_optimization_level=0 {emitters}"
              "--xla_disable_hlo_passes=while-loop-invariant-code-motion,while-loop-constant-sinking")
     env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {flags}".strip()
     env.pop("JAX_PLATFORMS", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from niljax import doctor
 from niljax.cli import main as cli_main
+from niljax.doctor import probes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +24,7 @@ def _run_json(capsys, argv: list[str]) -> tuple[int, dict]:
 @pytest.fixture
 def no_gl(monkeypatch):
     """Skip the OpenGL subprocess (checked once, in test_cpu_report)."""
-    monkeypatch.setattr(doctor, "_check_opengl", lambda: {"usable": True, "MUJOCO_GL": "test"})
+    monkeypatch.setattr(probes, "opengl_probe", lambda: {"usable": True, "MUJOCO_GL": "test"})
 
 
 @pytest.fixture
@@ -76,6 +78,9 @@ def test_missing_robot_asset(capsys, tmp_path, monkeypatch, no_gl, empty_hf_cach
     )
     (robots / "ghost.toml").write_text(ghost)
     quad = (REPO_ROOT / "robots" / "a1.toml").read_text().replace('name = "a1"', 'name = "quad"')
+    # a1 also ships in niljax.data now: keep only its menagerie source, so "quad" is a menagerie-only robot
+    quad = re.sub(r'\[\[sources\]\]\nkind = "package"\n[^\[]*', "", quad)
+    assert 'kind = "menagerie"' in quad and 'kind = "package"' not in quad
     (robots / "quad.toml").write_text(quad)
     monkeypatch.setenv("NILJAX_ROBOTS_DIR", str(robots))
     monkeypatch.delenv("MENAGERIE_ROOT", raising=False)
@@ -143,3 +148,68 @@ def test_missing_and_found_weights(capsys, tmp_path, monkeypatch, no_gl, empty_h
 def test_install_fix_in_checkout():
     assert doctor.install_fix(accel="cuda12") == "NILJAX_ACCEL=cuda12 bash scripts/setup.sh assets,warp"
     assert doctor.install_fix("torch") == "bash scripts/setup.sh assets,warp,torch"
+
+
+# ------------------------------------------------------------------------ the compile cache (issue 26, item 9)
+# The doctor used to report "no persistent XLA compile cache" and advise a new JAX_COMPILATION_CACHE_DIR while
+# `niljax train` / `evaluate` / `demo` were already caching in ~/.cache/niljax/jax: following the advice cost a
+# full recompile. Now it reports the folder those commands use, resolved by the function they call.
+
+_CACHE_PROBE = """
+import json
+from niljax.doctor import checks
+# the checks the cache check reads (jax's own setting) and the cache check itself
+report = checks.run(checks=(checks.check_hardware, checks.check_jax, checks.check_compile_cache)).as_dict()
+from niljax.train.config import TrainConfig
+from niljax.train.run import use_compile_cache
+used = use_compile_cache(TrainConfig())  # what `niljax train` / `evaluate` / `demo` call before compiling
+print(json.dumps({"doctor": report["compile_cache"], "problems": report["problems"],
+                  "used": None if used is None else str(used)}))
+"""
+
+
+def _cache_probe(tmp_path: Path, **env: str) -> dict:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("JAX_COMPILATION_CACHE_DIR", "NILJAX_COMPILE_CACHE", "XDG_CACHE_HOME")}
+    done = subprocess.run([sys.executable, "-c", _CACHE_PROBE], env={**clean, **env}, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_compile_cache_reported_is_the_one_train_uses(tmp_path):
+    out = _cache_probe(tmp_path, XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    cache = out["doctor"]
+    assert cache["dir"] == out["used"] == str(tmp_path / "xdg" / "niljax" / "jax")
+    assert cache["source"] == "default" and cache["writable"] is True
+    assert cache["used_by"] == ["niljax train", "niljax evaluate", "niljax demo"]
+    assert not [p for p in out["problems"] if "compile cache" in p["what"]]  # no advice to move it
+
+
+def test_compile_cache_problem_only_when_train_cannot_use_it(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    out = _cache_probe(tmp_path, NILJAX_COMPILE_CACHE=str(blocked / "jax"))
+    assert out["used"] is None  # train runs without a cache here ...
+    assert out["doctor"]["dir"] == str(blocked / "jax") and out["doctor"]["writable"] is False
+    cache_problems = [p for p in out["problems"] if "compile cache" in p["what"]]
+    assert len(cache_problems) == 1 and not cache_problems[0]["fatal"]  # ... and the doctor says so, with the fix
+    assert cache_problems[0]["fix"].startswith("export NILJAX_COMPILE_CACHE=")
+
+
+def test_compile_cache_set_through_jax(capsys, no_gl, empty_hf_cache):
+    """This test session sets JAX_COMPILATION_CACHE_DIR (conftest.py): the doctor and the commands both keep it."""
+    from niljax import _runtime
+
+    rc, rep = _run_json(capsys, [])
+    cache = rep["compile_cache"]
+    assert cache["source"] == "JAX_COMPILATION_CACHE_DIR"
+    assert cache["dir"] == str(_runtime.enable_compile_cache())
+    assert cli_main(["doctor"]) == rc
+    text = capsys.readouterr().out
+    assert f"cache      {cache['dir']} (" in text and "on by default for niljax train" in text
+    assert "XLA compile cache off" not in text

@@ -265,6 +265,20 @@ def test_replay_ring_insert_wraps_and_samples_only_filled() -> None:
         replay_insert(buf, tr([1.0]).replace(obs=jnp.zeros((1, 2))))
 
 
+def test_replay_insert_counted_drops_and_counts_non_finite_rows() -> None:
+    """One finiteness check serves the insert and the rejected count (the training iteration's metric)."""
+    from niljax.learner.replay import replay_insert_counted
+
+    v = jnp.asarray([1.0, jnp.nan, 3.0, jnp.inf], jnp.float32)
+    batch = Transition(v[:, None], v[:, None] * 0, v * 0, v[:, None] * 0, jnp.zeros(4), jnp.zeros(4))
+    buf, rejected = jax.jit(replay_insert_counted)(replay_init(8, 1, 1), batch)
+    assert int(rejected) == 2 and int(buf.size) == 2
+    np.testing.assert_array_equal(buf.data.obs[:2, 0], [1.0, 3.0])
+    plain = replay_insert(replay_init(8, 1, 1), batch)
+    np.testing.assert_array_equal(plain.data.obs, buf.data.obs)
+    assert int(plain.size) == int(buf.size)
+
+
 def test_replay_vmapped_over_seeds() -> None:
     bufs = jax.vmap(lambda _: replay_init(8, 3, 2))(jnp.arange(2))
     batch = jax.vmap(lambda k: _batch(k, 4))(jax.random.split(jax.random.PRNGKey(0), 2))

@@ -61,7 +61,8 @@ def test_unknown_robot_lists_known_names():
 
 def test_missing_asset_names_every_source_tried(tmp_path):
     spec = dataclasses.replace(get_spec("a1"), name="a1_nowhere")
-    spec = dataclasses.replace(spec, sources=(dataclasses.replace(spec.sources[0], name="unitree_a1"),) + (
+    menagerie = next(src for src in spec.sources if src.kind == "menagerie")  # A1 also ships with niljax
+    spec = dataclasses.replace(spec, sources=(menagerie,) + (
         type(spec.sources[0])(kind="package", package="not_a_real_asset_pkg", path="x.xml"),
         type(spec.sources[0])(kind="path", path=str(tmp_path / "missing.xml"))))
     try:
@@ -203,9 +204,10 @@ def test_robots_command_stays_offline_unless_asked(monkeypatch, tmp_path, capsys
     elapsed = time.perf_counter() - t0
     out = capsys.readouterr().out
     assert tried == [] and elapsed < 5.0, (tried, elapsed)
-    assert "mujoco-menagerie `unitree_a1` (entry a1) (online; not checked" in out
+    assert "mujoco-menagerie `pal_talos` (entry talos_position) (online; not checked" in out
+    assert "shipped with niljax (`niljax.data`)" in out  # A1 resolves offline from the package
     assert "toy_arm" in out and "toy_arm.xml" in out
     assert main(["robots", "--online"]) == 0
     out = capsys.readouterr().out
-    assert "unitree_a1" in tried and "no network in this test" in out and "online; not checked" not in out
+    assert "pal_talos" in tried and "no network in this test" in out and "online; not checked" not in out
     assert main(["robots", "--bogus"]) == 2 and "unknown argument '--bogus'" in capsys.readouterr().err

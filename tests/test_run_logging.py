@@ -115,3 +115,24 @@ def test_resumed_run_hides_tensorboard_steps_logged_after_the_checkpoint(tmp_pat
     assert [(s, v) for s, tag, v in view if tag == "eval/return"] == [
         (10, 10.0), (20, 20.0), (30, 30.0), (40, -40.0), (50, -50.0), (60, -60.0)]
     assert [r["step"] for r in resumed.metrics.read()] == [10, 20, 30, 40, 50, 60]
+
+
+def test_tensorboard_events_reach_the_disk_per_log_call(tmp_path, monkeypatch):
+    """Each `log` call leaves its TensorBoard events on disk (flushed and fsynced, as metrics.jsonl is), through
+    tensorboardX's public `EventsWriter.flush`: a SIGKILL right after loses nothing that was logged."""
+    import os
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    logger = RunLogger(tmp_path)
+    logger.log(10, {"train/loss": 1.0})
+    before = len(synced)
+    logger.log(20, {"train/loss": 0.5, "eval/return": 2.0})
+    # one fsync for metrics.jsonl and at least one for the event file, per call
+    assert len(synced) - before >= 2
+    events = next((tmp_path / "tb").iterdir())
+    size = events.stat().st_size
+    logger.log(30, {"train/loss": 0.25})
+    assert events.stat().st_size > size  # written through, not queued for a background thread
+    logger.close()

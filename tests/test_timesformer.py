@@ -19,6 +19,7 @@ import pytest
 
 import niljax.encoders as enc
 from niljax.encoders import CheckpointError, TimesformerConfig, WeightsNotFoundError
+from niljax.encoders.cpu_bf16 import cpu_bf16_problem
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -59,6 +60,14 @@ def hf_forward(model, pixel_values: np.ndarray):
 
 def random_clips(shape: tuple[int, ...]) -> np.ndarray:
     return np.random.default_rng().standard_normal(shape, dtype=np.float32)
+
+
+def skip_if_bf16_cannot_compile() -> None:
+    """jaxlib 0.12.1's XLA:CPU aborts the process on `tiny-interp` in bfloat16 on CPUs without AVX-512 (issue 32;
+    niljax/encoders/cpu_bf16.py): skip the bfloat16 half with the guard's message instead of losing the worker."""
+    problem = cpu_bf16_problem()
+    if problem is not None:
+        pytest.skip(problem)
 
 
 def flax_forward(config: TimesformerConfig, params, x: np.ndarray, dtype=jnp.float32):
@@ -115,6 +124,7 @@ def test_parity_tiny(name: str) -> None:
     assert out.cls_embedding.shape == (shape[0], config.hidden_size)
     assert rel_err(out.cls_embedding, ref_cls) <= F32_TOL
     assert min_cosine(out.cls_embedding, ref_cls) >= COS_MIN
+    skip_if_bf16_cannot_compile()
     out16 = flax_forward(config, params, x, jnp.bfloat16)
     assert out16.cls_embedding.dtype == jnp.float32
     assert rel_err(out16.cls_embedding, ref_cls) <= BF16_TOL
@@ -137,6 +147,7 @@ def test_parity_base_config() -> None:
     assert rel_err(out.last_hidden_state, ref) <= F32_TOL
     assert rel_err(out.cls_embedding, ref[:, 0]) <= F32_TOL
     assert min_cosine(out.cls_embedding, ref[:, 0]) >= COS_MIN
+    skip_if_bf16_cannot_compile()
     emb16 = jax.jit(enc.embed_clips, static_argnames=("config", "dtype"))(
         params, x, config, dtype=jnp.bfloat16
     )

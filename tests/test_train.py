@@ -25,7 +25,8 @@ import pytest
 from train_helpers import CLIP, make_static_bundle, small_config
 
 from niljax.reward import PenaltyScales, RewardConfig
-from niljax.train.run import _checkpoint_manager, build_pipeline, restore_checkpoint, save_checkpoint
+from niljax.train.run import build_pipeline, restore_checkpoint, save_checkpoint
+from niljax.train.run_folder import checkpoint_manager
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_chunk_compiles_once_and_checkpoint_resume_is_exact(bundle_dir, tmp_path
     trainer = pipeline.trainer
     state = trainer.init(jax.random.PRNGKey(3))
     state, _ = trainer.train_chunk(state)  # 32 env steps: random warm-up and first updates
-    manager = _checkpoint_manager(tmp_path, keep=2)
+    manager = checkpoint_manager(tmp_path, keep=2)
     save_checkpoint(manager, state)
     continued = []
     for _ in range(3):

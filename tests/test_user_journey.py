@@ -300,6 +300,7 @@ def test_evaluate_writes_its_own_files(journey, tmp_path, monkeypatch, capsys):
     import types
 
     import niljax.train.run as run
+    import niljax.train.run_folder as run_folder
 
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints" / "64").mkdir(parents=True)
@@ -313,7 +314,7 @@ def test_evaluate_writes_its_own_files(journey, tmp_path, monkeypatch, capsys):
                                    metadata=types.SimpleNamespace(control_rate_hz=100.0))
     trainer = types.SimpleNamespace(init=lambda rng: {"x": np.zeros(1)}, evaluate=lambda *a, **k: result)
     monkeypatch.setattr(run, "build_pipeline", lambda config: types.SimpleNamespace(trainer=trainer, bundle=bundle))
-    monkeypatch.setattr(run, "_checkpoint_manager", lambda *a: None)
+    monkeypatch.setattr(run_folder, "checkpoint_manager", lambda *a: None)
     monkeypatch.setattr(run, "restore_checkpoint", lambda *a, **k: types.SimpleNamespace(env_steps=64, learner=None))
     assert main(["evaluate", str(run_dir)]) == 0
     capsys.readouterr()

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from niljax.reference import checks
 from niljax.render.config import RenderConfig
 
 
@@ -33,6 +34,17 @@ class ScoreArgs:
     sam2_device: str = "cpu"
     allow_crop: bool = False
     """Video: centre-crop a video whose aspect differs from the bundle's (else that is an error)."""
+    min_first_frame_iou: float = checks.MIN_FIRST_FRAME_IOU
+    """Video: the mask checks of `niljax reference` (the same flags and defaults): IoU of the segmented frame 0
+    with the bundle's first mask, at least."""
+    mask_area_range: tuple[float, float] = checks.MASK_AREA_RANGE
+    """Video: a frame's mask area / the bundle's first mask's area should lie in this range."""
+    min_mask_connectivity: float = checks.MIN_CONNECTIVITY
+    """Video: a frame's largest connected part's share of its mask / the first mask's share, at least."""
+    max_bad_mask_frames: float = checks.MAX_BAD_FRAME_SHARE
+    """Video: the share of frames allowed outside the area range or below the connectivity ratio."""
+    force: bool = False
+    """Video: score masks that fail those checks anyway (their numbers are in score.json either way)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +72,8 @@ class LandscapeArgs:
     seed: int = 0
     batch: int = 32
     """Frames rendered per call."""
+    video_centring: bool = False
+    """Score the video term on embeddings minus the reference's mean embedding (`RewardConfig.video_centring`)."""
 
 
 def score_main(argv: list[str]) -> int:
@@ -80,14 +94,20 @@ def score_main(argv: list[str]) -> int:
     else:
         if args.reference is None:
             raise ValueError("scoring a video needs --reference BUNDLE (the bundle to compare it with)")
+        thresholds = dict(min_first_frame_iou=args.min_first_frame_iou, area_ratio_range=tuple(args.mask_area_range),
+                          min_connectivity=args.min_mask_connectivity, max_bad_frame_share=args.max_bad_mask_frames)
+        problem = checks.threshold_problem(**thresholds)
+        if problem:
+            raise ValueError(problem)
         bundle = load_bundle(args.reference)
         bundle_path = args.reference
         scored = score.score_video(str(source), bundle, fps=args.fps, interpolation=args.interpolation,
                                    segmenter=args.segmenter, sam2_checkpoint=args.sam2_checkpoint,
-                                   sam2_device=args.sam2_device, allow_crop=args.allow_crop)
+                                   sam2_device=args.sam2_device, allow_crop=args.allow_crop, force=args.force,
+                                   mask_thresholds=thresholds)
         out = Path(args.out) if args.out else source.with_name(source.name + ".score")
         meta = {"kind": "video", "segmenter": scored["segmenter"], "source_fps": scored["source_fps"],
-                    "past_reference": scored["past_reference"],
+                    "past_reference": scored["past_reference"], "mask_checks": scored["mask_checks"],
                     "note": "video and IoU terms only (a video has no physics for the penalties); step k is reference "
                          "index k"}
     summary = score.write_score(out, str(source), str(bundle_path), scored, bundle.metadata.control_rate_hz, **meta)
@@ -120,19 +140,22 @@ def landscape_main(argv: list[str]) -> int:
     if wrong:
         raise ValueError(f"the renderer's camera differs from the bundle's: {'; '.join(wrong)}")
     encoder = bundle_encoder(bundle)
-    result = compute_landscape(bundle, scene, encoder, default_reward_config(bundle), render, anchor=args.anchor,
+    reward = default_reward_config(bundle, video_centring=args.video_centring)
+    result = compute_landscape(bundle, scene, encoder, reward, render, anchor=args.anchor,
                                steps=args.steps, batch=args.batch, shifts_s=args.shifts, speeds=args.speeds,
                                num_random=args.num_random, seed=args.seed)
     out = Path(args.out) if args.out else Path(args.bundle).resolve().parent / "landscape"
     out.mkdir(parents=True, exist_ok=True)
     data = dict(bundle=str(args.bundle), robot=meta.robot, encoder=meta.encoder.id, render=dataclasses.asdict(render),
-                **landscape_json(result))
+                video_centring=args.video_centring, **landscape_json(result))
     (out / "landscape.json").write_text(json.dumps(data, indent=2) + "\n")
     plot_landscape(out / "landscape.png", result,
-                   title=f"{meta.robot}: reward landscape of {Path(args.bundle).name} ({meta.encoder.id}, "
+                   title=f"{meta.robot}: reward landscape of {Path(args.bundle).name} ({meta.encoder.id}"
+                         f"{', centred video term' if args.video_centring else ''}, "
                          f"{render.resolved_backend()} renderer, {args.anchor}-anchored camera)")
     print(f"landscape: {out / 'landscape.png'}\n" + "\n".join(
         f"  {name:<14} total {result['variants'][name]['total_mean']:+.3f}  video "
         f"{result['variants'][name]['video_mean']:+.3f}  iou {result['variants'][name]['iou_mean']:.3f}"
-        for name in result["ranking"]))
+        for name in result["ranking"]) + "\n  margin of the re-rendered reference over the best other motion: " + ", ".join(
+        f"{term} {m['margin']:+.4f} (vs {m['best_other']})" for term, m in result["margins"].items()))
     return 0

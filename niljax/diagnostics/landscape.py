@@ -107,7 +107,8 @@ def compute_landscape(bundle: Any, scene: Any, encoder: Any, reward_config: Any,
                       variants: dict[str, np.ndarray] | None = None, anchor: str = "agent", steps: int | None = None,
                       batch: int = 32, **variant_kw: Any) -> dict[str, Any]:
     """Score every variant of the bundle's motion; returns {"variants": {name: {"terms": {term: f32[T]},
-    <term>_mean...}}, "ranking": names by mean total, "steps", "anchor", "control_rate_hz"}.
+    <term>_mean...}}, "ranking": names by mean total, "margins": {term: {"margin": the re-rendered reference minus
+    the best other motion, "best_other", "range": reference minus the worst}}, "steps", "anchor", "control_rate_hz"}.
 
     `bundle` must record `qpos` (a replayed reference: `niljax reference --backend replay`). `variants` defaults to
     `landscape_variants(scene, bundle.qpos[:steps], ..., **variant_kw)`; "bundle" (its own frames and masks) is
@@ -150,7 +151,16 @@ def compute_landscape(bundle: Any, scene: Any, encoder: Any, reward_config: Any,
         per = {k: v[i] for k, v in terms.items()}
         result[name] = dict(summarize_terms(per), mask_area=float(masks[i].mean()), terms=per)
     ranking = sorted(result, key=lambda n: -result[n]["total_mean"])
-    return {"variants": result, "ranking": ranking, "steps": t, "anchor": anchor, "control_rate_hz": hz}
+    # margin per term: the re-rendered reference minus the best other motion (the bundle's own frames excluded)
+    others = [n for n in result if n not in ("bundle", "reference")]
+    margins = {}
+    for term in ("video", "iou", "total"):
+        best = max(others, key=lambda n: result[n][f"{term}_mean"])
+        margins[term] = {"margin": result["reference"][f"{term}_mean"] - result[best][f"{term}_mean"],
+                         "best_other": best,
+                         "range": result["reference"][f"{term}_mean"] - min(result[n][f"{term}_mean"] for n in others)}
+    return {"variants": result, "ranking": ranking, "margins": margins, "steps": t, "anchor": anchor,
+            "control_rate_hz": hz}
 
 
 def landscape_json(result: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Video: read (any ffmpeg format) -> resampled to the bundle's control rate (`niljax.reference.resample`, linear
 by default) -> fitted to the bundle's frame size (`niljax.reference.align`, same aspect check as Stage 1) ->
-masks from the background-colour fallback or SAM2, prompted with the bundle's first-frame mask -> the reward
+masks from the background-colour fallback or SAM2, prompted with the bundle's first-frame mask, checked as
+Stage 1 checks an imported video's masks (refused when they look wrong, unless --force) -> the reward
 (`niljax.reward.score_videos`: video and IoU terms; a video carries no physics, so no penalties). Video frame k
 is compared with reference index k.
 
@@ -13,7 +14,6 @@ episode's reset frame being index 0), cut at a fall.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -56,23 +56,33 @@ def prepare_video(path: str, bundle: Any, *, fps: float | None = None, interpola
 
 def score_video(path: str, bundle: Any, *, encoder: Any = None, reward_config: Any = None, fps: float | None = None,
                 interpolation: str = "linear", segmenter: Segmenter = "background", sam2_checkpoint: str | None = None,
-                sam2_device: str = "cpu", allow_crop: bool = False) -> dict[str, Any]:
+                sam2_device: str = "cpu", allow_crop: bool = False, force: bool = False,
+                mask_thresholds: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score the video at `path` against `bundle` (see the module docstring).
 
-    Returns {"terms": {term: f32[T]}, "frames", "masks", "segmenter", "source_fps", "steps", "past_reference"}
-    (`past_reference`: steps beyond the reference's last frame, which compare with that last frame).
+    The segmented masks go through the check `niljax reference` makes of an imported video's masks
+    (`niljax.reference.checks.refuse_implausible_masks`, `mask_thresholds` its thresholds): MaskCheckError when
+    they look wrong (a textured floor segmented as robot), unless `force`.
+
+    Returns {"terms": {term: f32[T]}, "frames", "masks", "segmenter", "source_fps", "steps", "past_reference",
+    "mask_checks"} (`past_reference`: steps beyond the reference's last frame, which compare with that last frame;
+    `mask_checks`: the checks' numbers, and whether they were forced).
     """
     from niljax.diagnostics.common import bundle_encoder, default_reward_config
+    from niljax.reference.checks import refuse_implausible_masks
     from niljax.reward.score import score_videos
 
     frames, src_fps = prepare_video(path, bundle, fps=fps, interpolation=interpolation, allow_crop=allow_crop)
     masks, seg_name = video_masks(frames, bundle.masks[0], segmenter=segmenter, sam2_checkpoint=sam2_checkpoint,
                                   sam2_device=sam2_device)
+    checked = refuse_implausible_masks(masks, bundle.masks[0], source=str(path), segmenter=seg_name, force=force,
+                                       instead="score them anyway", **(mask_thresholds or {}))
     reward_config = reward_config or default_reward_config(bundle)
     encoder = encoder if encoder is not None or not reward_config.use_video else bundle_encoder(bundle)
     terms = score_videos(reward_config, bundle.to_device(), encoder, frames, masks)
     return {"terms": terms, "frames": frames, "masks": masks, "segmenter": seg_name, "source_fps": src_fps,
-                "steps": len(frames), "past_reference": int(max(0, len(frames) - bundle.num_frames))}
+            "steps": len(frames), "past_reference": int(max(0, len(frames) - bundle.num_frames)),
+            "mask_checks": dict(checked.to_summary(), forced=bool(force and not checked.ok))}
 
 
 def score_run(run_dir: str, reference: str | None = None) -> dict[str, Any]:
@@ -84,23 +94,17 @@ def score_run(run_dir: str, reference: str | None = None) -> dict[str, Any]:
     """
     import jax
 
-    from niljax.train.cli import _finished_checkpoints, load_config_file
-    from niljax.train.run import _checkpoint_manager, build_pipeline, restore_checkpoint
+    from niljax.train.run import build_pipeline, restore_checkpoint
+    from niljax.train.run_folder import checkpoint_manager, load_run
 
     run = Path(run_dir)
-    if not (run / "config.json").is_file():
-        raise FileNotFoundError(f"{run} is neither a video file nor a run folder (no config.json)")
-    if not _finished_checkpoints(run):
-        raise FileNotFoundError(f"{run} has no checkpoint to score (the run never saved one)")
-    config = load_config_file(str(run / "config.json"))
-    if reference is not None:
-        config = dataclasses.replace(config, reference=str(Path(reference).resolve()))
+    config = load_run(run, reference, command="niljax score")
     if config.render.resolved_backend() == "warp":
         from niljax import _runtime
 
         _runtime.quiet_warp()
     pipeline = build_pipeline(config)
-    manager = _checkpoint_manager(run, config.keep_checkpoints)
+    manager = checkpoint_manager(run, config.keep_checkpoints)
     state = restore_checkpoint(manager, jax.eval_shape(pipeline.trainer.init, jax.random.PRNGKey(config.seed)))
     result = jax.device_get(pipeline.trainer.evaluate(state.learner, jax.random.PRNGKey(config.seed + 1),
                                                       record=True))

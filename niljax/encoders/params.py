@@ -14,8 +14,9 @@ Contract
   Missing, unexpected, duplicated, mis-shaped or non-finite entries raise `CheckpointError` naming them.
 - Params come back as float32 jax arrays; per-layer tensors are stacked on a leading `num_hidden_layers`
   axis (the model scans over layers).
-- safetensors files are parsed here with numpy (bf16 through `ml_dtypes`), so no torch is needed;
-  `pytorch_model.bin` and torch-tensor state dicts import torch lazily. `import niljax.encoders` imports
+- safetensors files are parsed here with numpy (bf16 through `ml_dtypes`), and `pytorch_model.bin` (zip format)
+  with a restricted unpickler (`niljax.encoders.torch_pickle`), so no torch is needed; only a legacy (pre-1.6)
+  `.bin` and torch-tensor state dicts import torch lazily. `import niljax.encoders` imports
   neither torch nor transformers nor huggingface_hub.
 """
 
@@ -307,11 +308,19 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _read_bin(path: Path) -> dict[str, Any]:
+    """`pytorch_model.bin` as numpy arrays, read without torch (`niljax.encoders.torch_pickle`, a restricted
+    unpickler). Only the legacy (pre-1.6, non-zip) format still needs torch, imported lazily then."""
+    import zipfile
+
+    from niljax.encoders.torch_pickle import read_torch_zip
+
+    if zipfile.is_zipfile(path):
+        return read_torch_zip(path, error=CheckpointError)
     try:
-        import torch  # lazy: only `.bin` checkpoints need it
+        import torch  # lazy: the legacy format only
     except ImportError as err:
         raise CheckpointError(
-            f"{path} is a PyTorch pickle; reading it needs torch (pip install 'niljax[torch]'), "
+            f"{path} is a legacy (pre-1.6) PyTorch pickle; reading it needs torch (pip install 'niljax[torch]'), "
             "or convert it to safetensors"
         ) from err
     try:
@@ -419,9 +428,15 @@ def load_timesformer(
     elif path.is_file():
         folder, weights = path.parent, path
     elif isinstance(source, str) and _HUB_ID.match(source) and not source.startswith("."):
-        local_only = _offline() if local_files_only is None else local_files_only
-        folder = _hub_folder(source, revision=revision, cache_dir=cache_dir, local_only=local_only)
-        weights = _weights_in_folder(folder)
+        from niljax.encoders.weights_cache import converted_folder
+
+        converted = converted_folder(source)  # `niljax weights` wrote it: no hub, no pickle
+        if revision is None and (converted / SAFETENSORS_NAME).is_file() and (converted / "config.json").is_file():
+            folder, weights = converted, converted / SAFETENSORS_NAME
+        else:
+            local_only = _offline() if local_files_only is None else local_files_only
+            folder = _hub_folder(source, revision=revision, cache_dir=cache_dir, local_only=local_only)
+            weights = _weights_in_folder(folder)
     else:
         raise WeightsNotFoundError(f"weights not found: looked in {path.resolve()} (no such file or folder)")
     if config is None:

@@ -4,7 +4,8 @@ Stage contract (docs/architecture.md, docs/learner.md):
 - `BROConfig` (defaults = official BRO), `init_learner(rng, obs_dim, act_dim, cfg) -> LearnerState`,
   `update(state, batch: Transition[B]) -> (state, metrics)` (pure; vmap over seeds),
   `act_explore` / `act_eval`, `reset_learner`.
-- Device replay: `Transition`, `ReplayBuffer`, `replay_init/replay_insert/replay_sample`, `finite_rows`.
+- Device replay: `Transition`, `ReplayBuffer`, `replay_init/replay_insert/replay_sample`, `finite_rows`,
+  `replay_insert_counted` (the insert and how many rows it rejected).
 - `BROLoop`: collect + insert + K updates as one jitted iteration over any pure `env_reset/env_step`.
 - Checkpoints: `save_checkpoint/restore_checkpoint` (bit-for-bit resume), `export_policy/load_policy`.
 - Replay ratio: `replay_ratio_report` (and `niljax.learner.config.format_replay_ratio`, jax-free) state what a
@@ -34,6 +35,7 @@ _EXPORTS = {
     'load_policy': 'niljax.learner.checkpoint',
     'replay_init': 'niljax.learner.replay',
     'replay_insert': 'niljax.learner.replay',
+    'replay_insert_counted': 'niljax.learner.replay',
     'replay_ratio_report': 'niljax.learner.config',
     'replay_sample': 'niljax.learner.replay',
     'reset_fires': 'niljax.learner.bro',
@@ -65,6 +67,7 @@ __all__ = [
     "load_policy",
     "replay_init",
     "replay_insert",
+    "replay_insert_counted",
     "replay_ratio_report",
     "replay_sample",
     "reset_fires",

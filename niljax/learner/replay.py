@@ -9,7 +9,8 @@ Contract:
 - `replay_init(capacity, obs_dim, act_dim)`; `replay_insert(buf, batch)` writes the K finite transitions of a
   batch of `N <= capacity` at `insert_pos .. insert_pos + K - 1 (mod capacity)` (ring, oldest overwritten, order
   kept); a transition with any NaN/inf value is rejected (not stored: one diverged env never reaches the
-  critic; `finite_rows` tells which, for a metric);
+  critic; `finite_rows` tells which; `replay_insert_counted` also returns how many were rejected, for a
+  metric, from the same check);
   `replay_sample(buf, rng, batch_size)` draws indices uniformly from `[0, size)` (with replacement).
 All three are pure and jittable; several seeds = `jax.vmap` over a stacked buffer. Counters are int32
 (capacity < 2^31).
@@ -86,6 +87,12 @@ def replay_insert(buf: ReplayBuffer, batch: Transition) -> ReplayBuffer:
     Non-finite rows are dropped (scattered out of bounds with `mode="drop"`), so the slots they would have
     taken keep their old contents and the counters advance by the number kept: same shapes, no recompile.
     """
+    return replay_insert_counted(buf, batch)[0]
+
+
+def replay_insert_counted(buf: ReplayBuffer, batch: Transition) -> tuple[ReplayBuffer, jax.Array]:
+    """`replay_insert`, also returning how many rows it dropped as non-finite (int32 scalar): one finiteness
+    check serves both the insert and a caller's rejected-transition metric."""
     _check_batch(buf, batch)
     cap = buf.capacity
     keep = finite_rows(batch)
@@ -97,7 +104,7 @@ def replay_insert(buf: ReplayBuffer, batch: Transition) -> ReplayBuffer:
         data=data,
         insert_pos=(buf.insert_pos + kept) % cap,
         size=jnp.minimum(buf.size + kept, cap).astype(jnp.int32),
-    )
+    ), jnp.int32(keep.shape[0]) - kept
 
 
 def replay_sample(buf: ReplayBuffer, rng: jax.Array, batch_size: int) -> Transition:

@@ -1,11 +1,12 @@
 """Stage 1: reference preparation (robot + prompt -> validated reference bundle + report).
 
-Steps (each its own module; `pipeline.prepare_reference` runs them in order):
+Settings: `config.ReferenceConfig` (one flag each). Steps (each its own module; `pipeline.prepare_reference` runs
+them in order, writing through `staging`, so a failed run leaves its output folder as it was):
   first frame (`first_frame`) -> candidates (`generate`: diffusers I2V / import / replay) -> best-of-N
   (`select`) -> trim + resample to the control rate (`resample`) -> aspect/resolution alignment (`align`) ->
   masks (`segment`: SAM2 or the background-colour fallback; `checks`: area, connectivity, first-frame
   agreement) -> TimeSformer embeddings + bundle (`pipeline`)
-  -> contact sheet + summary (`report`).
+  -> contact sheet + summary (`report`). `compare.compare_references`: the first steps with several video models.
 
 Host-side, offline work: numpy, Pillow, imageio; cv2, torch, diffusers and sam2 are imported lazily inside the
 backends that need them, so `import niljax.reference` never imports torch. Errors are subclasses of
@@ -30,7 +31,7 @@ _EXPORTS = {
     "ImportGenerator": "generate", "ReplayGenerator": "generate", "DEFAULT_PROMPT": "generate",
     "format_prompt": "generate",
     "FirstFrame": "first_frame", "render_first_frame": "first_frame",
-    "ReferenceConfig": "pipeline", "prepare_reference": "pipeline", "compare_references": "pipeline",
+    "ReferenceConfig": "config", "prepare_reference": "pipeline", "compare_references": "compare",
     "compare_generators": "compare", "format_comparison": "compare",
     "write_report": "report",
     "reference_main": "cli", "run_reference": "cli",

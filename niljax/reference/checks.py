@@ -15,7 +15,8 @@ robot's known silhouette at the start pose):
 Contract: `check_masks(masks bool[T,H,W], first_mask bool[H,W], ...) -> MaskChecks` (numbers + `problems`, an
 empty list when the masks look right); `largest_component_share(mask bool[H,W]) -> float` (OpenCV when it is
 importable, else a numpy label propagation). `niljax reference` refuses (exit 2) when `problems` is not empty,
-unless `--force`; the numbers go into `report/summary.json` under `mask_checks`.
+unless `--force`; the numbers go into `report/summary.json` under `mask_checks`. `niljax score` makes the same
+check of a video's masks (`refuse_implausible_masks`, same thresholds and flags) before scoring them.
 """
 
 from __future__ import annotations
@@ -107,9 +108,29 @@ class MaskChecks:
         )
 
 
-def check_masks(masks: np.ndarray, first_mask: np.ndarray, *, min_first_frame_iou: float = 0.6,
-                area_ratio_range: tuple[float, float] = (0.33, 3.0), min_connectivity: float = 0.7,
-                max_bad_frame_share: float = 0.1) -> MaskChecks:
+# The default thresholds, shared by `niljax reference` and `niljax score` (their --min-first-frame-iou,
+# --mask-area-range, --min-mask-connectivity, --max-bad-mask-frames flags).
+MIN_FIRST_FRAME_IOU = 0.6
+MASK_AREA_RANGE = (0.33, 3.0)
+MIN_CONNECTIVITY = 0.7
+MAX_BAD_FRAME_SHARE = 0.1
+
+
+def threshold_problem(min_first_frame_iou: float, area_ratio_range: tuple[float, float], min_connectivity: float,
+                      max_bad_frame_share: float) -> str | None:
+    """What is wrong with a set of thresholds (as the flags name them), None when they are usable."""
+    lo, hi = area_ratio_range
+    if not (0 <= min_first_frame_iou <= 1 and 0 <= lo <= 1 <= hi and 0 <= min_connectivity <= 1
+            and 0 <= max_bad_frame_share <= 1):
+        return (f"mask check thresholds out of range: --min-first-frame-iou {min_first_frame_iou} and "
+                f"--min-mask-connectivity {min_connectivity} and --max-bad-mask-frames "
+                f"{max_bad_frame_share} must lie in [0, 1], --mask-area-range {lo} {hi} must have lo <= 1 <= hi")
+    return None
+
+
+def check_masks(masks: np.ndarray, first_mask: np.ndarray, *, min_first_frame_iou: float = MIN_FIRST_FRAME_IOU,
+                area_ratio_range: tuple[float, float] = MASK_AREA_RANGE, min_connectivity: float = MIN_CONNECTIVITY,
+                max_bad_frame_share: float = MAX_BAD_FRAME_SHARE) -> MaskChecks:
     """Compare segmented masks bool[T,H,W] with the rendered first-frame mask bool[H,W] (see the module docstring).
 
     Problems: frame 0's IoU with `first_mask` below `min_first_frame_iou`; more than `max_bad_frame_share` of the
@@ -155,3 +176,22 @@ def check_masks(masks: np.ndarray, first_mask: np.ndarray, *, min_first_frame_io
             "loses)")
     return MaskChecks(first_frame_iou=iou, first_mask_pixels=first_pixels, first_mask_connectivity=base,
                       area_ratio=area, connectivity=conn, bad_frames=bad, thresholds=thresholds, problems=problems)
+
+
+def refuse_implausible_masks(masks: np.ndarray, first_mask: np.ndarray, *, source: str, segmenter: str,
+                             force: bool = False, instead: str = "write the bundle anyway and inspect "
+                             "report/contact_sheet.png", **thresholds: Any) -> MaskChecks:
+    """`check_masks`, refusing masks that look wrong with a MaskCheckError (unless `force`) that names the numbers
+    and the ways out. The one check of a video's segmented masks: `niljax reference` (import / diffusers) and
+    `niljax score` (a video) both call it, with the same thresholds and flags; `instead` says what `--force`
+    does for the caller."""
+    from niljax.reference.errors import MaskCheckError
+
+    checks = check_masks(masks, first_mask, **thresholds)
+    if not checks.ok and not force:
+        raise MaskCheckError(
+            f"{source}: the {segmenter} masks look wrong: {checks.message()}. Check the video (a "
+            "plain background like our first frame's, the same robot), use SAM2 (--sam2-checkpoint), adjust "
+            "the thresholds (--min-first-frame-iou, --mask-area-range, --min-mask-connectivity, "
+            f"--max-bad-mask-frames), or pass --force to {instead}.")
+    return checks

@@ -6,10 +6,11 @@ existing bundle), printing one clear line; `run_reference(config) -> Path` is th
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from niljax.reference.pipeline import ReferenceConfig, compare_references, prepare_reference
+from niljax.reference.compare import compare_references
+from niljax.reference.config import ReferenceConfig
+from niljax.reference.pipeline import prepare_reference
 
 
 def run_reference(config: ReferenceConfig) -> Path:
@@ -30,12 +31,9 @@ def reference_main(argv: list[str] | None = None) -> int:
     try:
         bundle = run_reference(config)
     except (ReferencePreparationError, MissingDependencyError, FileExistsError, FileNotFoundError) as err:
-        from niljax.cli import debug_enabled
+        from niljax.user_errors import report_user_error
 
-        if debug_enabled():
-            raise
-        print(f"niljax reference: error: {err}", file=sys.stderr)
-        return 2
+        return report_user_error("niljax reference", err)
     out = Path(config.out)
     if config.is_comparison:
         print(f"comparison: {bundle / 'contact_sheet.png'}\ntable: {bundle / 'table.md'}\n"

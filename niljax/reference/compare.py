@@ -29,7 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from niljax.reference.config import ReferenceConfig, build_segmenter, diffusers_generator
 from niljax.reference.errors import ReferencePreparationError
+from niljax.reference.staging import staged
 
 
 @dataclass(frozen=True)
@@ -156,3 +158,50 @@ def write_comparison(folder: Path, rows: list[ModelRow], details: dict[str, Any]
                 "selection": {k: v["selection"] for k, v in details.items()}}
     (folder / "comparison.json").write_text(json.dumps(data, indent=2) + "\n")
     return {"contact_sheet": sheet, "table": folder / "table.md", "json": folder / "comparison.json"}
+
+
+def compare_references(config: ReferenceConfig, *, generators: dict[str, Any] | None = None,
+                       segmenter: Any = None) -> Path:
+    """Stage 1's first steps with several video models (`--model A --model B ...`); returns `<out>/comparison`.
+
+    `generators` ({label: VideoGenerator}) overrides the ones `config.model` would load (Python API / tests).
+    Written through the same staging as a bundle run (and it replaces that run's parts in `out`).
+    """
+    config.validate()
+    if generators is None and not config.is_comparison:
+        raise ReferencePreparationError("a comparison needs --backend diffusers and at least two --model")
+    staged(config, lambda stage: _compare_into(config, stage, generators=generators, segmenter=segmenter))
+    return Path(config.out) / "comparison"
+
+
+def _compare_into(config: ReferenceConfig, out: Path, *, generators: dict[str, Any] | None, segmenter: Any) -> None:
+    from niljax.reference import align, generate
+    from niljax.reference.first_frame import render_first_frame
+    from niljax.robots import load_robot
+
+    scene = load_robot(config.robot, mjcf_path=config.mjcf_path, plain_background=True)
+    gen_h, gen_w = config.gen_height or config.height, config.gen_width or config.width
+    start_q = None
+    if config.trajectory and config.start_from_trajectory:
+        from niljax.reference.first_frame import load_trajectory
+
+        start_q = load_trajectory(config.trajectory, scene, fps=config.trajectory_fps)[0][0]
+    first = render_first_frame(scene, gen_h, gen_w, qpos=start_q)
+    first.save(out)
+    robot_label = config.robot_label or scene.name.upper()
+    prompt = config.prompt or generate.format_prompt(config.prompt_template, robot=robot_label, skill=config.skill)
+    kinds: dict[str, str] = {}
+    if generators is None:
+        generators = {}
+        for model, kind in config.model_kinds():
+            generators[model] = diffusers_generator(config, model, kind, gen_h, gen_w)
+            kinds[model] = kind
+    first_mask = align.align_masks(first.mask[None], gen_h, gen_w)[0]
+    rows, details = compare_generators(
+        generators, first.image, first_mask, prompt, config.num_candidates, segmenter or build_segmenter(config),
+        kinds=kinds, mse_weight=config.mse_weight, aspect_tol=config.aspect_tol, allow_crop=config.allow_crop)
+    settings = dict(robot=scene.name, prompt=prompt, num_candidates=config.num_candidates, num_frames=config.num_frames,
+                    num_inference_steps=config.num_inference_steps, seed=config.seed, size=[gen_h, gen_w],
+                    models=dict(config.model_kinds()) if not kinds else kinds)
+    write_comparison(out / "comparison", rows, details, first.image, settings,
+                             title=f"{scene.name} | {prompt} | {len(rows)} models x {config.num_candidates} candidates")

@@ -28,13 +28,21 @@ from niljax.reference.video_io import write_png
 CAMERA_NAME = "follow"
 
 
+def _camera_index(model: Any, camera: str) -> int:
+    """`niljax.robots.camera_index` (the one check of a camera name) as a ReferencePreparationError."""
+    from niljax.robots.scene import camera_index
+
+    try:
+        return camera_index(model, camera)
+    except ValueError as err:
+        raise ReferencePreparationError(str(err)) from err
+
+
 def _mujoco_render(scene: Any, qpos: np.ndarray, height: int, width: int, camera: str) -> tuple[np.ndarray, np.ndarray]:
     import mujoco
 
     model = scene.mj_model
-    cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
-    if cam_id < 0:
-        raise ReferencePreparationError(f"scene has no camera named {camera!r}")
+    cam_id = _camera_index(model, camera)
     if model.vis.global_.offwidth < width or model.vis.global_.offheight < height:
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
         model.vis.global_.offheight = max(model.vis.global_.offheight, height)
@@ -112,12 +120,8 @@ def camera_metadata(scene: Any, height: int, width: int, camera: str = CAMERA_NA
     spec's camera settings (the fields `niljax.render.camera.camera_record` compares)."""
     from niljax.render.config import CameraView
 
-    import mujoco
-
     m = scene.mj_model
-    cam_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, camera)
-    if cam_id < 0:
-        raise ReferencePreparationError(f"scene has no camera named {camera!r}")
+    cam_id = _camera_index(m, camera)
     meta: dict[str, Any] = dict(
         name=camera, height=int(height), width=int(width), fovy=float(m.cam_fovy[cam_id]),
         mode=int(m.cam_mode[cam_id]), body=m.body(int(m.cam_bodyid[cam_id])).name,
@@ -178,12 +182,15 @@ class TrajectoryRateWarning(UserWarning):
 
 
 def load_trajectory(path: str | Path, scene: Any, *, fps: float | None = None) -> tuple[np.ndarray, float]:
-    """Joint trajectory -> (qpos f64[T,nq], fps). See the module docstring for the accepted formats."""
+    """Joint trajectory -> (qpos f64[T,nq], fps). See the module docstring for the accepted formats. `path` is
+    a file or the name of a walk shipped with niljax (`a1-walk`, `h1-walk`, ...: `niljax.data.mocap_names()`)."""
+    from niljax.data import resolve_trajectory
     from niljax.sim import replay
 
-    path = Path(path)
-    if not path.is_file():
-        raise ReferencePreparationError(f"trajectory file not found: {path}")
+    try:
+        path = resolve_trajectory(path)
+    except (FileNotFoundError, ValueError) as err:
+        raise ReferencePreparationError(f"trajectory file not found: {err}") from err
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):  # .npy: the qpos array itself

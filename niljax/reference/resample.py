@@ -54,17 +54,15 @@ def _registered(name: str) -> Interpolator | None:
 
 
 def time_grid(num_src: int, src_fps: float, dst_hz: float) -> np.ndarray:
-    """Fractional source positions (in frames) of the output frames: f64[T']."""
-    if num_src < 1:
-        raise ReferencePreparationError("cannot resample an empty video")
-    if not (math.isfinite(src_fps) and src_fps > 0):
-        raise ReferencePreparationError(f"source fps must be positive, got {src_fps!r}")
-    if not (math.isfinite(dst_hz) and dst_hz > 0):
-        raise ReferencePreparationError(f"target rate must be positive, got {dst_hz!r}")
-    duration = (num_src - 1) / src_fps
-    count = int(math.floor(duration * dst_hz + 1e-9)) + 1
-    pos = np.arange(count, dtype=np.float64) * (src_fps / dst_hz)
-    return np.minimum(pos, num_src - 1)
+    """Fractional source positions (in frames) of the output frames: f64[T'] (`niljax.sim.looping.time_grid`, the
+    grid joint trajectories are resampled on too); its errors as ReferencePreparationError."""
+    from niljax.sim.looping import LoopError
+    from niljax.sim.looping import time_grid as grid
+
+    try:
+        return grid(num_src, src_fps, dst_hz)
+    except LoopError as err:
+        raise ReferencePreparationError(str(err).replace("empty clip", "empty video")) from err
 
 
 def _linear(f0: np.ndarray, f1: np.ndarray, alphas: np.ndarray) -> np.ndarray:

@@ -111,12 +111,10 @@ def camera_record(mj_model: Any, config: Any, view: Any = None) -> dict[str, Any
     """The camera a renderer with `config` (a RenderConfig) uses on `mj_model` (a mujoco.MjModel) for `view` (a
     `CameraView`; None: the config's first view): {name, fovy (the config's override or the model's), mode,
     body, pos, quat (MuJoCo camera fields), azimuth, static, view (the view's spec)}, JSON-able."""
-    import mujoco
+    from niljax.robots.scene import camera_index
 
     view = view if view is not None else config.view_specs()[0]
-    cid = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_CAMERA, view.camera)
-    if cid < 0:
-        raise ValueError(f"camera {view.camera!r} not in the model")
+    cid = camera_index(mj_model, view.camera)  # ValueError naming the model's cameras
     fovy = float(config.fovy) if config.fovy is not None else float(mj_model.cam_fovy[cid])
     return {"name": view.camera, "fovy": fovy, "mode": int(mj_model.cam_mode[cid]),
             "body": mj_model.body(int(mj_model.cam_bodyid[cid])).name,

@@ -50,7 +50,7 @@ class RenderConfig:
 
     backend: "warp" (MuJoCo Warp batch renderer via mjx), "hull" (pure JAX: exact primitives, meshes as unions
     of convex pieces), "jax" (pure-JAX primitive ray caster, meshes as ellipsoids), or "auto" (warp when warp-lang
-    is installed, else hull). fovy: overrides the camera's vertical field of view (deg).
+    is installed and JAX runs on a CPU or GPU, else hull). fovy: overrides the camera's vertical field of view (deg).
     Cameras (docs/rendering.md, "Cameras"): `camera` names the model camera and `camera_azimuth` orbits it about
     the vertical axis through its body (degrees); `views` ("CAMERA[@AZIMUTH]" each) renders K views per env
     instead, the reward being computed per view against that view's reference and averaged; `camera_anchor`
@@ -122,7 +122,7 @@ class RenderConfig:
     def resolved_backend(self) -> Literal["warp", "hull", "jax"]:
         """The backend that will actually run ("auto" resolved against the installed packages)."""
         if self.backend == "auto":
-            from niljax.render.warp_backend import warp_available  # imports jax and mujoco: only when asked
+            from niljax.render.warp_backend import warp_available, warp_runs_on  # imports jax: only when asked
 
-            return "warp" if warp_available() else "hull"
+            return "warp" if warp_available() and warp_runs_on() else "hull"  # a TPU: hull
         return self.backend

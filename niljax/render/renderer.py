@@ -40,12 +40,11 @@ log = logging.getLogger(__name__)
 
 
 def camera_id(mj_model: mujoco.MjModel, name: str) -> int:
-    """Index of camera `name`; ValueError listing the model's cameras when it is missing."""
-    cid = mujoco.mj_name2id(mj_model, mujoco.mjtObj.mjOBJ_CAMERA, name)
-    if cid < 0:
-        names = [mj_model.camera(i).name for i in range(mj_model.ncam)]
-        raise ValueError(f"camera {name!r} not in the model (cameras: {names}); build the scene with a follow camera")
-    return cid
+    """Index of camera `name`; ValueError listing the model's cameras when it is missing
+    (`niljax.robots.camera_index`, the one check of a camera name)."""
+    from niljax.robots.scene import camera_index
+
+    return camera_index(mj_model, name)
 
 
 _FOVY_COPIES: dict[tuple[int, int, float], tuple[mujoco.MjModel, mujoco.MjModel]] = {}

@@ -39,6 +39,15 @@ def warp_available() -> bool:
         return False
 
 
+#: JAX platforms MuJoCo Warp's kernels run on (its FFI handlers are registered for "cpu" and "CUDA" only).
+WARP_PLATFORMS = ("cpu", "gpu", "cuda")
+
+
+def warp_runs_on(platform: str | None = None) -> bool:
+    """True when MuJoCo Warp can run on `platform` (default: JAX's default backend): CPU or CUDA, not TPU."""
+    return (platform or jax.default_backend()).lower() in WARP_PLATFORMS
+
+
 def render_context(
     mj_model: mujoco.MjModel,
     num_envs: int,
@@ -117,6 +126,9 @@ class WarpRenderer:
     ) -> None:
         if not warp_available():
             raise RuntimeError("the warp render backend needs warp-lang (pip install warp-lang); use backend='jax'")
+        if not warp_runs_on():
+            raise ValueError(f"the warp renderer cannot run on {jax.default_backend().upper()}: MuJoCo Warp has CPU "
+                             "and CUDA kernels only; use --render.backend hull (pure JAX)")
         self.mj_model = mj_model
         self.num_envs, self.height, self.width, self.cam_id = num_envs, height, width, cam_id
         self.render_rgb = render_rgb

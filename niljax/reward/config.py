@@ -70,6 +70,11 @@ class RewardConfig:
         IoU and penalties are cheap and are still reported, a disabled video term is not computed (reported 0).
       similarity: "cosine" (CVPR version, in [-1, 1]) or "l2" (arXiv version: the negative Euclidean distance
         between the two embeddings, <= 0).
+      video_centring: compare embeddings after subtracting the mean of the reference's clip embeddings (all T
+        rows of the bundle) from both sides: cos(E(agent) - mu, E_ref[t] - mu). Off = the paper's raw form. A
+        pretrained encoder maps every robot clip near one direction (raw cosines 0.95-1.0 for I3D logits on
+        renders); centring removes that shared part so the term spans a range comparable to IoU
+        (docs/reward.md, experiments/results/landscape_i3d).
       clip_len: frames per clip (paper: 8). Must equal the bundle's clip_len.
       video_every_k: compute the video term on steps where `step % k == 0` only; other steps reuse the
         `last_video` value the caller carries (0 when the caller passes none). k = 1 is the paper.
@@ -77,7 +82,9 @@ class RewardConfig:
         `resolve_encoder_dtype`), "float32" (matmuls at HIGHEST precision) or "bfloat16" (default precision);
         parameters stay float32. Training re-embeds the reference in the same dtype (no systematic offset).
       encoder_chunk: clips embedded at a time inside the compiled step (`VideoEncoder.embed(chunk_size=)`);
-        0 = all N at once. Bounds the encoder's activation memory at large N (`niljax plan` shows it).
+        0 = all N at once. Bounds the encoder's activation memory at large N (`niljax plan` shows it). "auto":
+        the largest chunk the device's memory holds, chosen by the memory plan when the run is built
+        (`niljax.train.plan`; `chunk_size()` refuses an unresolved "auto").
       start_padding: how the agent's clip is padded during the first clip_len-1 steps of an episode:
         "reference" (default) fills the missing older frames with the reference's own frames at those
         indices, so the precomputed reference embedding row t is exact for every start index;
@@ -95,10 +102,11 @@ class RewardConfig:
     use_iou: bool = True
     use_penalties: bool = True
     similarity: Similarity = "cosine"
+    video_centring: bool = False
     clip_len: Annotated[int, tyro.conf.arg(aliases=("--clip-len",))] = 8
     video_every_k: int = 1
     encoder_dtype: EncoderDtype = "auto"
-    encoder_chunk: int = 0
+    encoder_chunk: int | Literal["auto"] = 0
     start_padding: StartPadding = "reference"
     penalty_scales: PenaltyScales = dataclasses.field(default_factory=PenaltyScales)
     diverged_reward: float = 0.0
@@ -108,7 +116,7 @@ class RewardConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"RewardConfig.{name} must be a finite number, got {value!r}")
-        for name in ("use_video", "use_iou", "use_penalties"):
+        for name in ("use_video", "use_iou", "use_penalties", "video_centring"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"RewardConfig.{name} must be a bool, got {getattr(self, name)!r}")
         if self.similarity not in ("cosine", "l2"):
@@ -121,12 +129,22 @@ class RewardConfig:
             raise ValueError(
                 f"RewardConfig.encoder_dtype must be 'auto', 'float32' or 'bfloat16', got {self.encoder_dtype!r}"
             )
-        if not isinstance(self.encoder_chunk, int) or self.encoder_chunk < 0:
-            raise ValueError(f"RewardConfig.encoder_chunk must be an int >= 0 (0 = no chunking), got "
-                             f"{self.encoder_chunk!r}")
+        if self.encoder_chunk != "auto" and (isinstance(self.encoder_chunk, bool) or not isinstance(
+                self.encoder_chunk, int) or self.encoder_chunk < 0):
+            raise ValueError(f"RewardConfig.encoder_chunk must be an int >= 0 (0 = no chunking) or 'auto' (the "
+                             f"largest chunk that fits the device), got {self.encoder_chunk!r}")
         if self.start_padding not in ("reference", "reset_frame"):
             raise ValueError(
                 f"RewardConfig.start_padding must be 'reference' or 'reset_frame', got {self.start_padding!r}"
             )
         if not isinstance(self.penalty_scales, PenaltyScales):
             raise ValueError(f"RewardConfig.penalty_scales must be a PenaltyScales, got {self.penalty_scales!r}")
+
+    def chunk_size(self) -> int | None:
+        """Clips per encoder call for `VideoEncoder.embed(chunk_size=)` (None: all at once). An "auto" chunk is
+        resolved by the run's memory plan before anything is compiled; here it is an error."""
+        if self.encoder_chunk == "auto":
+            raise ValueError("RewardConfig.encoder_chunk='auto' is resolved by the memory plan when a run is built "
+                             "(niljax.train.plan.plan_run(...).resolve(config)); pass an int to use the reward "
+                             "directly")
+        return self.encoder_chunk or None

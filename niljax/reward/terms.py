@@ -112,12 +112,14 @@ def video_similarity(
     similarity: str = "cosine",
     dtype: Any = jnp.float32,
     chunk_size: int | None = None,
+    centre: jax.Array | None = None,
 ) -> jax.Array:
     """S_video: embed the agent clips and compare with the reference clip embeddings.
 
     agent_frames uint8[N,L,H,W,3], agent_masks bool[N,L,H,W] (background masked by the encoder's
     preprocessing), reference_embeddings f32[N,D] (the rows for each env's time index) -> f32[N].
-    `chunk_size` (static): clips per encoder call, see `VideoEncoder.embed`.
+    `chunk_size` (static): clips per encoder call, see `VideoEncoder.embed`. `centre` f32[D] (optional): subtracted
+    from both embeddings before comparing (`RewardConfig.video_centring`: the reference's mean embedding).
     """
     agent = encoder.embed(agent_frames, agent_masks, dtype, chunk_size)
     if agent.shape != reference_embeddings.shape:
@@ -125,6 +127,8 @@ def video_similarity(
             f"video_similarity: encoder gives embeddings {agent.shape}, reference rows are "
             f"{reference_embeddings.shape} (was the bundle made with this encoder?)"
         )
+    if centre is not None:
+        agent, reference_embeddings = agent - centre, reference_embeddings - centre
     return embedding_similarity(agent, reference_embeddings, similarity)
 
 
@@ -284,7 +288,8 @@ def nil_reward(
                 frames, masks = pad_clip_with_reference(frames, masks, history.count, reference, t)
             return video_similarity(
                 encoder, frames, masks, take_rows(reference.embeddings, t), similarity=config.similarity, dtype=dtype,
-                chunk_size=config.encoder_chunk or None,
+                chunk_size=config.chunk_size(),
+                centre=jnp.mean(reference.embeddings, axis=0) if config.video_centring else None,
             )
 
         previous = jnp.zeros((n,), jnp.float32) if last_video is None else jnp.asarray(last_video, jnp.float32)

@@ -12,7 +12,7 @@ Errors: `RobotNotFoundError` (unknown name; lists the known ones), `AssetNotFoun
 """
 
 from niljax.robots.assets import AssetNotFoundError, resolve_asset
-from niljax.robots.scene import COLLISION_MODES, FOLLOW_CAMERA, RobotScene, describe, load_robot
+from niljax.robots.scene import COLLISION_MODES, FOLLOW_CAMERA, RobotScene, camera_index, describe, load_robot
 from niljax.robots.skill_scene import STATIC_CAMERA, SkillScene, keyframe_qpos, load_skill_scene
 from niljax.robots.skills import (
     SkillNotFoundError,
@@ -51,6 +51,7 @@ __all__ = [
     "SkillScene",
     "SkillSpec",
     "SkillSpecError",
+    "camera_index",
     "describe",
     "get_skill",
     "get_spec",

@@ -117,6 +117,20 @@ class RobotScene:
         return self.mjspec.to_xml()
 
 
+def camera_index(model: mujoco.MjModel, name: str) -> int:
+    """Index of the camera called `name` in `model`; ValueError naming the model's cameras otherwise.
+
+    The one check of a camera name, shared by every command that takes one (a view's CAMERA in `niljax train` /
+    `plan` / `landscape` `--render.camera` / `--render.views`, `niljax reference --camera` / `--views`), so an
+    unknown camera is refused the same way everywhere, with the names that would work."""
+    cid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, str(name))
+    if cid < 0:
+        names = [model.camera(i).name for i in range(model.ncam) if model.camera(i).name]
+        raise ValueError(f"unknown camera {name!r}: this scene's cameras are {', '.join(names) or '(none)'} (a view "
+                         f"is CAMERA or CAMERA@AZIMUTH_DEGREES, e.g. {FOLLOW_CAMERA} or {FOLLOW_CAMERA}@90)")
+    return int(cid)
+
+
 def _subtree(model: mujoco.MjModel, root: int) -> np.ndarray:
     """bool[nbody]: bodies in the subtree of `root` (including it)."""
     inside = np.zeros(model.nbody, bool)

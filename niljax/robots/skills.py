@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from niljax.data import spec_folder
 from niljax.robots.registry import TomlRegistry
 
 __all__ = [
@@ -188,12 +189,12 @@ def skill_from_dict(raw: Mapping[str, Any], origin: str = "<dict>") -> SkillSpec
 
 
 _REGISTRY: TomlRegistry[SkillSpec] = TomlRegistry(
-    "skill", "NILJAX_SKILLS_DIR", Path(__file__).resolve().parents[2] / "skills", SkillSpec, skill_from_dict,
+    "skill", "NILJAX_SKILLS_DIR", spec_folder("skills"), SkillSpec, skill_from_dict,
     SkillNotFoundError, SkillSpecError, "niljax.robots.register_skill")
 
 
 def skills_dir() -> Path:
-    """The folder holding `<name>.toml` skill specs: $NILJAX_SKILLS_DIR, else `<repo>/skills`."""
+    """The folder holding `<name>.toml` skill specs: $NILJAX_SKILLS_DIR, else the shipped ones (`<repo>/skills`)."""
     return _REGISTRY.folder()
 
 

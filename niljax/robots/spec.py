@@ -21,6 +21,7 @@ import fnmatch
 from pathlib import Path
 from typing import Any, Mapping
 
+from niljax.data import spec_folder
 from niljax.robots.registry import TomlRegistry
 
 __all__ = [
@@ -67,6 +68,8 @@ class AssetSource:
 
     def describe(self) -> str:
         """Human-readable one-liner used in error messages."""
+        if self.kind == "package" and self.package.split(".")[0] == "niljax":
+            return f"shipped with niljax (`{self.package}`) -> {self.path}"
         if self.kind == "package":
             return f"PyPI asset package `{self.package}` -> {self.path}"
         if self.kind == "menagerie":
@@ -186,12 +189,12 @@ def spec_from_dict(raw: Mapping[str, Any], origin: str = "<dict>") -> RobotSpec:
 
 
 _REGISTRY: TomlRegistry[RobotSpec] = TomlRegistry(
-    "robot", "NILJAX_ROBOTS_DIR", Path(__file__).resolve().parents[2] / "robots", RobotSpec, spec_from_dict,
+    "robot", "NILJAX_ROBOTS_DIR", spec_folder("robots"), RobotSpec, spec_from_dict,
     RobotNotFoundError, RobotSpecError, "niljax.robots.register_robot")
 
 
 def robots_dir() -> Path:
-    """The folder holding `<name>.toml` specs: $NILJAX_ROBOTS_DIR, else `<repo>/robots`."""
+    """The folder holding `<name>.toml` specs: $NILJAX_ROBOTS_DIR, else the shipped ones (`<repo>/robots`)."""
     return _REGISTRY.folder()
 
 

@@ -12,6 +12,8 @@ Contract (host-side numpy, nothing traced):
   continuous and velocities change by at most the mismatch / cycle length.
 - `resample_qpos(qpos, src_hz, dst_hz) -> qpos`: linear interpolation in time (quaternions of free joints are
   re-normalised), e.g. a 500 Hz mocap clip to the 100 Hz control rate before rendering.
+- `time_grid(num_src, src_rate, dst_rate) -> f64[T']`: the source positions of a resampling, shared with Stage 1's
+  video resampling (`niljax.reference.resample`, which may import this stage; never the reverse).
 
 A seam is never a larger jump than the clip's own frame-to-frame motion plus the mismatch / cycle length; the
 test checks it on the LocoMuJoCo H1 walk.
@@ -19,10 +21,12 @@ test checks it on the LocoMuJoCo H1 walk.
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 
-__all__ = ["root_planar_indices", "find_cycle", "loop_qpos", "resample_qpos", "LoopError"]
+__all__ = ["root_planar_indices", "find_cycle", "loop_qpos", "resample_qpos", "time_grid", "LoopError"]
 
 
 class LoopError(ValueError):
@@ -133,11 +137,26 @@ def interpolate_qpos(qpos: np.ndarray, positions: np.ndarray, model: mujoco.MjMo
     return out
 
 
+def time_grid(num_src: int, src_rate: float, dst_rate: float) -> np.ndarray:
+    """Fractional source positions (in frames) of a clip of `num_src` frames at `src_rate` resampled to `dst_rate`
+    over the same duration: f64[T'], T' = floor((num_src - 1) * dst_rate / src_rate) + 1, position k =
+    k * src_rate / dst_rate (no extrapolation). The one grid of every resampling in niljax: joint trajectories
+    here (`resample_qpos`), videos and masks in Stage 1 (`niljax.reference.resample`). LoopError (a ValueError)
+    for an empty clip or a rate that is not a positive number."""
+    if num_src < 1:
+        raise LoopError("cannot resample an empty clip")
+    if not (math.isfinite(src_rate) and src_rate > 0):
+        raise LoopError(f"source rate must be positive, got {src_rate!r}")
+    if not (math.isfinite(dst_rate) and dst_rate > 0):
+        raise LoopError(f"target rate must be positive, got {dst_rate!r}")
+    duration = (num_src - 1) / src_rate
+    count = int(math.floor(duration * dst_rate + 1e-9)) + 1
+    pos = np.arange(count, dtype=np.float64) * (src_rate / dst_rate)
+    return np.minimum(pos, num_src - 1)
+
+
 def resample_qpos(qpos: np.ndarray, src_hz: float, dst_hz: float, model: mujoco.MjModel | None = None) -> np.ndarray:
-    """qpos[T, nq] at `src_hz` -> qpos at `dst_hz` over the same duration (linear in time; frame 0 kept)."""
+    """qpos[T, nq] at `src_hz` -> qpos at `dst_hz` over the same duration (linear in time on `time_grid`; frame 0
+    kept)."""
     qpos = np.asarray(qpos, np.float64)
-    if src_hz <= 0 or dst_hz <= 0:
-        raise LoopError(f"frame rates must be > 0, got {src_hz} -> {dst_hz}")
-    duration = (len(qpos) - 1) / src_hz
-    t_dst = np.arange(int(np.floor(duration * dst_hz + 1e-9)) + 1) / dst_hz
-    return interpolate_qpos(qpos, t_dst * src_hz, model)
+    return interpolate_qpos(qpos, time_grid(len(qpos), src_hz, dst_hz), model)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import tyro
 
+from niljax.train.run_folder import load_config_file, load_run
+
 if TYPE_CHECKING:  # imported where used: `niljax evaluate --help` needs no jax/mujoco import
     from niljax.train.config import TrainConfig
 
@@ -30,30 +32,6 @@ TRAIN_DESCRIPTION = """Stage 2: train a policy on a reference bundle (`niljax re
 --reference B  the bundle; its render size and clip length are the defaults of --height/--width and
                --clip-len (the same flags as `niljax reference`; a value that contradicts the bundle is
                refused, naming both)."""
-
-
-def load_config_file(path: str) -> TrainConfig:
-    """`--config PATH` -> TrainConfig; ValueError naming the file and the fix (no traceback for a typo)."""
-    from niljax.train.config import TrainConfig
-
-    p = Path(path)
-    if p.is_dir():
-        hint = f" (did you mean {p / 'config.json'}?)" if (p / "config.json").is_file() else ""
-        raise ValueError(f"--config {path} is a folder, not a config file{hint}")
-    if not p.is_file():
-        raise FileNotFoundError(f"--config {path}: no such file (a run folder's config.json, or a JSON file of "
-                                "TrainConfig fields)")
-    try:
-        raw = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"--config {path} is not valid JSON: {err}") from err
-    if not isinstance(raw, dict):
-        raise ValueError(f"--config {path} must hold a JSON object of TrainConfig fields, got {type(raw).__name__}")
-    try:
-        return TrainConfig.from_dict(raw)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"--config {path}: {err} (the fields are the flags of `niljax train --help`, "
-                         "nested ones as objects: {\"learner\": {\"batch_size\": 256}})") from err
 
 
 def _flag_value(argv: list[str], flag: str) -> str | None:
@@ -96,13 +74,9 @@ def bundle_defaults(base: TrainConfig, reference: str | None) -> TrainConfig:
 
 def _train_error(err: BaseException) -> int:
     """One clear line for an error the user caused; nothing already written is touched (`--debug` re-raises)."""
-    from niljax.cli import debug_enabled
+    from niljax.user_errors import report_user_error
 
-    if debug_enabled():
-        raise err
-    text = err.args[0] if isinstance(err, KeyError) and err.args else err
-    print(f"niljax train: error: {text}", file=sys.stderr)
-    return 2
+    return report_user_error("niljax train", err)
 
 
 def parse_train_config(argv: list[str], prog: str = "niljax train", description: str = TRAIN_DESCRIPTION
@@ -163,42 +137,22 @@ class EvaluateArgs:
     """Uniform joint-position noise (rad) at each episode's start (default: the run's, 0 = the protocol)."""
 
 
-def _finished_checkpoints(run_dir: Path) -> list[int]:
-    folder = run_dir / "checkpoints"
-    return sorted(int(d.name) for d in folder.iterdir() if d.is_dir() and d.name.isdigit()) if folder.is_dir() else []
-
-
 def evaluate_main(argv: list[str]) -> int:
     args = tyro.cli(EvaluateArgs, args=argv, prog="niljax evaluate")
     run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"no run folder at {run_dir}")
-    if not (run_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json); pass the folder `niljax train` "
-                                "printed as its run folder")
-    config = load_config_file(str(run_dir / "config.json"))
-    if not _finished_checkpoints(run_dir):
-        raise FileNotFoundError(
-            f"{run_dir} has no checkpoint to evaluate: the run never got past its start (or its checkpoints were "
-            f"deleted). Train it with `niljax train --config {run_dir / 'config.json'}`, or delete the folder")
-    if args.reference is not None:
-        config = dataclasses.replace(config, reference=str(Path(args.reference).resolve()))
-    elif not Path(config.reference).is_dir():
-        raise FileNotFoundError(
-            f"the run's reference bundle {config.reference!r} (from {run_dir / 'config.json'}) is not there any more "
-            f"(moved or deleted); pass its new place: niljax evaluate {run_dir} --reference PATH_TO_BUNDLE")
+    config = load_run(run_dir, args.reference)
 
     import jax
     import numpy as np
 
     from niljax.train.loop import RECORDED, summarize_eval
     from niljax.train.run import (
-        _checkpoint_manager,
         build_pipeline,
         restore_checkpoint,
         use_compile_cache,
         write_side_by_side_video,
     )
+    from niljax.train.run_folder import checkpoint_manager
 
     if args.episodes is not None or args.reset_noise is not None:
         config = dataclasses.replace(
@@ -210,7 +164,7 @@ def evaluate_main(argv: list[str]) -> int:
         _runtime.quiet_warp()
     use_compile_cache(config)
     pipeline = build_pipeline(config)
-    manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
+    manager = checkpoint_manager(run_dir, config.keep_checkpoints)
     state = restore_checkpoint(manager, jax.eval_shape(pipeline.trainer.init, jax.random.PRNGKey(config.seed)))
     result = jax.device_get(pipeline.trainer.evaluate(state.learner, jax.random.PRNGKey(config.seed + 1),
                                                       record=args.video))
@@ -262,11 +216,13 @@ def plan_main(argv: list[str]) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"niljax plan: error: {err}", file=sys.stderr)
         return 2
-    from niljax.train.plan import parse_bytes, plan_run
+    from niljax.train.plan import plan_run
 
-    plan = plan_run(config, flops=not no_flops, reference_frames=int(frames) if frames else None,
-                    device_memory=parse_bytes(config.device_memory) if config.device_memory else None,
-                    device=f"{config.device_memory} device" if config.device_memory else None)
+    try:  # the limit: --device-memory (e.g. 80GB, 16GB@1), else this device's (see niljax.train.plan)
+        plan = plan_run(config, flops=not no_flops, reference_frames=int(frames) if frames else None)
+    except ValueError as err:
+        print(f"niljax plan: error: {err}", file=sys.stderr)
+        return 2
     print(plan.table())
     if json_path:
         Path(json_path).write_text(json.dumps(plan.to_dict(), indent=2) + "\n")

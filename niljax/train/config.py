@@ -21,6 +21,34 @@ from niljax.learner.config import BROConfig
 from niljax.render import RenderConfig
 from niljax.reward import RewardConfig
 
+#: Values of `MatmulPrecision` fields: JAX's `jax.default_matmul_precision` names for float32 matmuls.
+MATMUL_PRECISIONS = ("default", "high", "highest", "float32", "tensorfloat32", "bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class MatmulPrecision:
+    """The precision of the float32 matrix products of each stage inside the compiled programs (applied with
+    `jax.default_matmul_precision` while the stage is traced; an operation that names its own precision keeps it).
+
+    On a CPU every value computes in float32. On an NVIDIA GPU (Ampere and later) "default" means TensorFloat-32
+    (10-bit mantissa), on a TPU one bfloat16 pass; "highest" is float32 on both. The defaults keep float32 where
+    the numbers are not a neural network's: physics (MuJoCo Playground asks for "highest": TF32 matmuls made its
+    RL training unstable on Ampere GPUs), the camera math (poses, rays) and the learner (all of niljax's tuning was
+    float32; 1.5 % of the FLOPs). The encoder's precision follows `reward.encoder_dtype` (bfloat16 inputs with
+    float32 accumulation on the GPU tier; float32 at HIGHEST otherwise). docs/training.md, "Matmul precision".
+    """
+
+    physics: str = "highest"  # MJX step / reset / forward
+    camera: str = "highest"  # renderer: camera orbit and anchor, the pure-JAX ray casters
+    learner: str = "highest"  # BRO actor / critic forward and updates
+
+    def __post_init__(self) -> None:
+        for name in ("physics", "camera", "learner"):
+            if getattr(self, name) not in MATMUL_PRECISIONS:
+                raise ValueError(f"MatmulPrecision.{name} must be one of {'|'.join(MATMUL_PRECISIONS)}, got "
+                                 f"{getattr(self, name)!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """A whole training run. Fields that change array shapes (num_envs, render size, clip length) recompile."""
@@ -75,6 +103,11 @@ class TrainConfig:
     # What the learner maximises: "nil" (the NIL reward from the renderings) or "task" (the skill's hand-designed
     # task reward, the RL upper bound of the paper's skill table; no rendering while training). `--reward task`.
     reward_kind: Annotated[Literal["nil", "task"], tyro.conf.arg(aliases=("--reward",))] = "nil"
+    # The tier the config was made from (niljax.train.tiers: "cpu", "gpu"; "" = none). A GPU tier refuses to start
+    # when JAX runs on the CPU (a CUDA/TPU plugin that failed to load) unless allow_cpu (a rehearsal).
+    tier: str = ""
+    allow_cpu: bool = False
+    precision: MatmulPrecision = dataclasses.field(default_factory=MatmulPrecision)
     render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
     encoder: EncoderConfig = dataclasses.field(default_factory=EncoderConfig)
     reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)
@@ -98,6 +131,13 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
         if self.reward_kind not in ("nil", "task"):
             raise ValueError(f"TrainConfig.reward_kind must be 'nil' or 'task', got {self.reward_kind!r}")
+        if self.skill:  # the one check of a skill name (train, plan, evaluate): the registered names if unknown
+            from niljax.robots.skills import SkillNotFoundError, get_skill
+
+            try:
+                get_skill(self.skill)
+            except SkillNotFoundError as err:
+                raise ValueError(f"--skill: {err}") from None
         if self.learner.batch_size > self.learner.replay_capacity:
             raise ValueError("TrainConfig.learner.batch_size exceeds learner.replay_capacity")
 
@@ -116,7 +156,8 @@ class TrainConfig:
         unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
-        nested = {"render": RenderConfig, "encoder": EncoderConfig, "reward": RewardConfig}
+        nested = {"render": RenderConfig, "encoder": EncoderConfig, "reward": RewardConfig,
+                  "precision": MatmulPrecision}
         for key, typ in nested.items():
             if key in raw and isinstance(raw[key], dict):
                 raw[key] = _dataclass_from_dict(typ, raw[key])

@@ -40,7 +40,9 @@ walking metrics, distance travelled and falls; optionally the frames of env 0 fo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import time
 from typing import Any
 
@@ -53,7 +55,7 @@ from jax.sharding import PartitionSpec as P
 
 from niljax.learner import bro
 from niljax.learner.loop import batch_sharding, sample_updates
-from niljax.learner.replay import ReplayBuffer, Transition, finite_rows, replay_init, replay_insert
+from niljax.learner.replay import ReplayBuffer, Transition, replay_init, replay_insert_counted
 from niljax.render.camera import reference_anchor_shift, static_anchor_shift
 from niljax.sim.metrics import episode_walk_return
 from niljax.sim.skills import episode_success
@@ -97,6 +99,8 @@ class NilTrainer:
     mesh: Mesh | None = None  # shard the env axis over mesh axis "data" (all local devices, or all hosts')
     eval_horizon: int | None = None  # evaluation episode length in control steps (None: the reference length)
     reward_kind: str = "nil"  # "task": learn from the env's `task_reward` metric (a skill scene), no rendering
+    # matmul precision per stage (niljax.train.config.MatmulPrecision: physics, camera, learner); None = JAX's default
+    precision: Any = None
     trace_count: int = dataclasses.field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -173,12 +177,22 @@ class NilTrainer:
         return self._shardings
 
     # ------------------------------------------------------------------------------------------------ helpers
+    def precision_context(self, stage: str) -> Any:
+        """A context that traces `stage`'s ("physics", "camera", "learner") matmuls at its configured precision."""
+        value = None if self.precision is None else getattr(self.precision, stage)
+        return jax.default_matmul_precision(value) if value else contextlib.nullcontext()
+
+    def _init_learner(self, rng: jax.Array) -> bro.LearnerState:
+        with self.precision_context("learner"):
+            return bro.init_learner(rng, self.obs_dim, self.act_dim, self.learner_config)
+
     @staticmethod
     def _obs(env_state: Any) -> jax.Array:
         return env_state.obs
 
     def _reset(self, rng: jax.Array, n: int, env: Any = None) -> Any:
-        return jax.vmap((env or self.env).reset)(jax.random.split(rng, n))
+        with self.precision_context("physics"):
+            return jax.vmap((env or self.env).reset)(jax.random.split(rng, n))
 
     @property
     def _consts(self) -> tuple[ReferenceArrays, VideoEncoder | None]:
@@ -211,9 +225,10 @@ class NilTrainer:
         multi = self.num_views > 1
         render = renderer.render_views if multi else renderer.render
         pose_mask = None
-        if renderer.config.camera_anchor == "both":
-            _, pose_mask = render(data, fovy_factor=fovy_factor)  # the agent-anchored view: pose only
-        rgb, mask = render(data, shift=shift, fovy_factor=fovy_factor)
+        with self.precision_context("camera"):
+            if renderer.config.camera_anchor == "both":
+                _, pose_mask = render(data, fovy_factor=fovy_factor)  # the agent-anchored view: pose only
+            rgb, mask = render(data, shift=shift, fovy_factor=fovy_factor)
         valid = stepped.metrics["diverged"] == 0  # a diverged env gets reward.diverged_reward, no NaN
         if multi:
             history = jax.vmap(push, in_axes=(0, 0, 0, None))(history, rgb, mask, fresh)
@@ -262,7 +277,7 @@ class NilTrainer:
             history=history,
             fresh=jnp.ones((self.num_envs,), bool),
             last_video=last_video,
-            learner=bro.init_learner(k_learner, self.obs_dim, self.act_dim, self.learner_config),
+            learner=self._init_learner(k_learner),
             replay=replay_init(self.learner_config.replay_capacity, self.obs_dim, self.act_dim),
             rng=rng,
             env_steps=jnp.zeros((), jnp.int32),
@@ -282,6 +297,21 @@ class NilTrainer:
         program (jit's cache). `benchmarks/bench_suite.py --preset smoke` calls it from worker threads, to compile
         several trainers' chunks at once."""
         return self._train_chunk.lower(state, self._consts)
+
+    @property
+    def program_constants(self) -> tuple[ReferenceArrays, VideoEncoder | None]:
+        """The arrays every compiled program takes as its last argument (reference, encoder params)."""
+        return self._consts
+
+    @property
+    def train_chunk_program(self) -> Any:
+        """The jitted `(state, program_constants) -> (state, metrics)` behind `train_chunk` (for `jax.export`,
+        `niljax.train.accel.export_trainer`; the state is donated)."""
+        return self._train_chunk
+
+    def evaluate_program(self, record: bool = False) -> Any:
+        """A jitted `(actor_params, rng, program_constants) -> result` of `evaluate` (for `jax.export`)."""
+        return jax.jit(functools.partial(self._evaluate_impl, record=record))
 
     def _train_chunk_impl(self, state: NilTrainState, consts: Any) -> tuple[NilTrainState, dict[str, jax.Array]]:
         self.trace_count += 1
@@ -304,10 +334,12 @@ class NilTrainer:
             return jax.random.uniform(k_act, (n, self.act_dim), jnp.float32, -1.0, 1.0)
 
         def policy_actions(_: Any) -> jax.Array:
-            return bro.act_explore(s.learner, obs, k_act)
+            with self.precision_context("learner"):
+                return bro.act_explore(s.learner, obs, k_act)
 
         action = jax.lax.cond(s.env_steps < cfg.random_steps, random_actions, policy_actions, None)
-        stepped = jax.vmap(self.env.step)(s.env_state, action)
+        with self.precision_context("physics"):
+            stepped = jax.vmap(self.env.step)(s.env_state, action)
         if self.reward_kind == "task":  # the RL upper bound: the skill's task reward, nothing rendered
             reward, history = stepped.metrics["task_reward"], s.history
             zero = jnp.zeros_like(reward)
@@ -323,11 +355,13 @@ class NilTrainer:
         terminated = done.astype(jnp.float32) * (1.0 - truncated)
         transition = Transition(obs=obs, action=action, reward=reward, next_obs=self._obs(stepped),
                                 terminated=terminated, truncated=truncated)
-        replay = replay_insert(s.replay, transition)  # drops non-finite transitions (none expected: see below)
+        # drops non-finite transitions (none expected: see below) and counts them, from one check
+        replay, rejected = replay_insert_counted(s.replay, transition)
 
         # Where done, the env restores its stored reset physics (no forward pass), or with reset_noise a fresh
         # noisy pose (one forward pass); see NilEnv.reset_done.
-        env_state = jax.vmap(self.env.reset_done)(stepped)
+        with self.precision_context("physics"):
+            env_state = jax.vmap(self.env.reset_done)(stepped)
 
         # Episode accumulators: add this step, emit finished episodes, zero them.
         step_vals = {"return": reward, "iou": terms["reward/iou"], "video": terms["reward/video"],
@@ -337,16 +371,18 @@ class NilTrainer:
         episode_metrics = {f"episodes/{k}_sum": jnp.sum(jnp.where(done, acc[k], 0.0)) for k in _EPISODE_KEYS}
         episode_metrics["episodes/count"] = jnp.sum(done.astype(jnp.float32))
         episode_metrics["counts/diverged"] = jnp.sum(stepped.metrics["diverged"])
-        episode_metrics["counts/replay_rejected"] = jnp.sum(1.0 - finite_rows(transition).astype(jnp.float32))
+        episode_metrics["counts/replay_rejected"] = rejected.astype(jnp.float32)
         acc = {k: jnp.where(done, 0.0, v) for k, v in acc.items()}
 
         env_steps_before = s.env_steps
         env_steps = s.env_steps + n
-        learner = jax.lax.cond(bro.reset_fires(cfg, env_steps_before, env_steps, num_envs=n), bro.reset_learner,
-                               lambda x: x, s.learner)
+        with self.precision_context("learner"):
+            learner = jax.lax.cond(bro.reset_fires(cfg, env_steps_before, env_steps, num_envs=n), bro.reset_learner,
+                                   lambda x: x, s.learner)
 
         def do_updates(learner: bro.LearnerState) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
-            return sample_updates(learner, replay, k_upd, self.num_updates, sharding=self._batch_sharding)
+            with self.precision_context("learner"):
+                return sample_updates(learner, replay, k_upd, self.num_updates, sharding=self._batch_sharding)
 
         def skip_updates(learner: bro.LearnerState) -> tuple[bro.LearnerState, dict[str, jax.Array]]:
             m = jax.eval_shape(lambda lr: do_updates(lr)[1], learner)
@@ -388,6 +424,17 @@ class NilTrainer:
         """
         return self._evaluate(learner.actor_params, rng, self._consts, record=record)
 
+    def trace_evaluation(self, learner: bro.LearnerState, rng: jax.Array) -> None:
+        """Trace (neither compile nor run) `evaluate(learner, rng, record=False)`; its later call reuses the trace.
+
+        A resumed run calls it before its first training chunk so that its programs are traced in the order of a
+        fresh start (evaluation first). With the warp renderer that order fixes the names and numbers MuJoCo Warp
+        gives its FFI targets (one per call structure, numbered by a per-process counter), hence the lowered
+        programs, hence their persistent-cache keys: the resume then loads the training chunk compiled by the
+        first start instead of compiling it again, provided the first start rendered no reference bundle with
+        warp in its own process (`walking.py --reference-only` does that in a process of its own)."""
+        self._evaluate.trace(learner.actor_params, rng, self._consts, record=False)
+
     def _evaluate_impl(self, actor_params: Any, rng: jax.Array, consts: Any, record: bool) -> dict[str, Any]:
         n = self.eval_envs
         cfg = self.learner_config
@@ -400,8 +447,10 @@ class NilTrainer:
 
         def body(carry, _):
             env_state, history, fresh, last_video, alive, step = carry
-            action = bro.act_eval(actor_params, self._obs(env_state), cfg, self.act_dim)
-            stepped = jax.vmap(self.eval_env.step)(env_state, action)
+            with self.precision_context("learner"):
+                action = bro.act_eval(actor_params, self._obs(env_state), cfg, self.act_dim)
+            with self.precision_context("physics"):
+                stepped = jax.vmap(self.eval_env.step)(env_state, action)
             reward, terms, history, rgb, mask, video_carry = self._render_reward(
                 consts, renderer, stepped, history, fresh, step, last_video)
 

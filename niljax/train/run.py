@@ -35,6 +35,7 @@ import jax
 import numpy as np
 
 from niljax.train.config import TrainConfig
+from niljax.train.run_folder import checkpoint_manager
 from niljax.train.run_logging import RunLogger
 
 
@@ -69,11 +70,6 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
         raise FileNotFoundError(f"reference bundle not found: {config.reference} (make one with `niljax reference`)")
     encoder = build_encoder(config.encoder) if config.reward.use_video else None
     view_bundles = load_view_bundles(config.reference, expected_encoder=encoder.info if encoder is not None else None)
-    run_views = [v.name for v in config.render.view_specs()]
-    if len(view_bundles) != len(run_views) or (len(run_views) > 1 and list(view_bundles) != run_views):
-        raise ValueError(f"camera views differ: the run renders {run_views} (RenderConfig.views / camera) but the "
-                         f"reference {config.reference} holds {list(view_bundles)}; use the reference's views, or "
-                         "remake it with these")
     bundle = next(iter(view_bundles.values()))
     meta = bundle.metadata
     robot = config.robot or meta.robot
@@ -107,7 +103,15 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
             f"fingerprint {recorded['fingerprint']}) than the one loaded ({scene.asset_path}, fingerprint "
             f"{scene.model_fingerprint()}): pass --mjcf {recorded.get('mjcf') or 'PATH_OF_THAT_MODEL'}, or remake the bundle")
     from niljax.render.camera import camera_mismatches, camera_record
+    from niljax.robots.scene import camera_index
 
+    for view in config.render.view_specs():  # an unknown camera is refused naming the scene's cameras, before
+        camera_index(scene.mj_model, view.camera)  # any comparison with the bundle's views
+    run_views = [v.name for v in config.render.view_specs()]
+    if len(view_bundles) != len(run_views) or (len(run_views) > 1 and list(view_bundles) != run_views):
+        raise ValueError(f"camera views differ: the run renders {run_views} (RenderConfig.views / camera) but the "
+                         f"reference {config.reference} holds {list(view_bundles)}; use the reference's views, or "
+                         "remake it with these")
     for (name, view_bundle), view in zip(view_bundles.items(), config.render.view_specs()):
         wrong = camera_mismatches(view_bundle.metadata.camera, camera_record(scene.mj_model, config.render, view))
         if wrong:
@@ -128,11 +132,17 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
     eval_config = dataclasses.replace(env_config, random_start=False, reset_noise=config.eval_reset_noise,
                                       horizon=eval_steps)
     eval_env = env if eval_config == env_config else NilEnv(scene, eval_config, start_states=start_states)
-    if config.memory_check:  # refuse what cannot fit before any buffer is allocated or program compiled
-        from niljax.train.plan import check_fits, parse_bytes, plan_run
+    if config.memory_check or config.reward.encoder_chunk == "auto":
+        # refuse what cannot fit before any buffer is allocated or program compiled; size an "auto" encoder chunk
+        from niljax.train.plan import check_fits, plan_run
 
-        check_fits(plan_run(config, scene=scene, env=env, flops=False,
-                            device_memory=parse_bytes(config.device_memory) if config.device_memory else None))
+        plan = plan_run(config, scene=scene, env=env, flops=False)
+        if config.memory_check:
+            check_fits(plan)
+        config = plan.resolve(config)
+    from niljax.train.accel import check_renderer_platform
+
+    check_renderer_platform(config.render.resolved_backend(), jax.default_backend())  # warp on a TPU: refused
     renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.num_envs)
     eval_renderer = BatchRenderer(scene.mj_model, scene.robot_geom_mask, config.render, config.eval_envs)
     mesh = None
@@ -144,7 +154,7 @@ def build_pipeline(config: TrainConfig) -> Pipeline:
         reference=references[0] if len(references) == 1 else stack_views(references), encoder=encoder,
         reward_config=config.reward, learner_config=config.learner, num_envs=config.num_envs,
         iterations_per_call=config.iterations_per_call, eval_envs=config.eval_envs, eval_horizon=eval_steps,
-        reward_kind=config.reward_kind,
+        reward_kind=config.reward_kind, precision=config.precision,
     )
     return Pipeline(config=config, scene=scene, bundle=bundle, encoder=encoder, trainer=trainer,
                     view_bundles=view_bundles)
@@ -197,7 +207,7 @@ def _comparable(d: dict[str, Any]) -> dict[str, Any]:
     """A config dict as JSON sees it (tuples -> lists), without the fields a resumed run may change."""
     d = json.loads(json.dumps(d, default=list))
     for key in ("total_env_steps", "progress", "write_video", "eval_every", "checkpoint_every", "compile_cache",
-                "compile_cache_dir", "memory_check", "device_memory"):
+                "compile_cache_dir", "memory_check", "device_memory", "allow_cpu"):
         d.pop(key, None)
     return d
 
@@ -296,13 +306,6 @@ def use_compile_cache(config: TrainConfig) -> Path | None:
     return _runtime.enable_compile_cache(config.compile_cache_dir or None)
 
 
-def _checkpoint_manager(run_dir: Path, keep: int):
-    import orbax.checkpoint as ocp
-
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False)
-    return ocp.CheckpointManager((run_dir / "checkpoints").absolute(), options=options)
-
-
 def _nonempty_leaves(tree: Any) -> dict[str, Any]:
     # orbax refuses zero-size arrays (mjx.Data has some, e.g. `act` for robots without activations):
     # save the non-empty leaves by flat index and rebuild the rest from the abstract state on restore.
@@ -335,6 +338,19 @@ def restore_checkpoint(manager: Any, abstract_state: Any, step: int | None = Non
     leaves = [jnp.zeros(a.shape, a.dtype, device=getattr(a, "sharding", None)) if x is None else x
               for x, a in zip(leaves, abstract_leaves)]
     return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def commit_state(state: Any, shardings: Any = None) -> Any:
+    """The train state with every leaf committed to its device (`shardings`, or the default device).
+
+    A fresh `init` returns uncommitted arrays, orbax restores committed ones (and the zero-size leaves rebuilt
+    beside them are uncommitted): the training chunk and the evaluation would lower differently for each
+    (`sdy.sharding` on their arguments), so a resumed run missed the persistent compile cache and compiled its
+    chunk twice (measured in `niljax rehearse`: the resume's `new_programs`). Committed on both paths, a fresh start,
+    its later chunks and a resume all lower to one program."""
+    if shardings is None:
+        shardings = jax.local_devices()[0] if jax.process_count() == 1 else None
+    return state if shardings is None else jax.device_put(state, shardings)
 
 
 def export_policy(path: Path, pipeline: Pipeline, learner: Any) -> Path:
@@ -442,6 +458,9 @@ def train(config: TrainConfig) -> Path:
 
     check_budget(config)
     check_against_bundle(config)
+    from niljax.train.tiers import check_tier_backend
+
+    check_tier_backend(config)  # a GPU tier on a CPU backend (a plugin that did not load): refused, naming the fix
     use_compile_cache(config)
     config = _prepare_run_dir(config, write=False)
     run_dir = Path(config.run_dir)
@@ -452,7 +471,7 @@ def train(config: TrainConfig) -> Path:
     if primary:  # the realised replay ratio (issue 13): sequential updates per env step, samples per transition
         print("[niljax] " + format_replay_ratio(config.learner, config.num_envs).replace("\n", "\n[niljax] "))
     logger = RunLogger(run_dir, enabled=primary)
-    manager = _checkpoint_manager(run_dir, config.keep_checkpoints)
+    manager = checkpoint_manager(run_dir, config.keep_checkpoints)
     summary_path = run_dir / "summary.json"
     summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
 
@@ -467,9 +486,13 @@ def train(config: TrainConfig) -> Path:
         logger.repair(int(state.env_steps))
         if primary:
             print(f"[niljax] resumed {run_dir} from env step {int(state.env_steps)}")
+        state = commit_state(state, trainer.state_shardings)
+        # trace the evaluation first, as a fresh start does: warp numbers its FFI targets per process in the order
+        # they are traced, so the chunk then lowers to the program the first start compiled (docs/training.md)
+        trainer.trace_evaluation(state.learner, jax.random.fold_in(jax.random.PRNGKey(config.seed + 1), 0))
     else:
         logger.repair(-1)  # a run without a checkpoint starts its log afresh
-        state = trainer.init(rng)
+        state = commit_state(trainer.init(rng), trainer.state_shardings)
         before, _ = evaluate_and_log(pipeline, state, logger)
         summary["before"] = before
         write_summary()

@@ -152,10 +152,10 @@ class _SyncEventWriter:
     """TensorBoard event file written synchronously (flushed + fsynced per call), like `metrics.jsonl`.
 
     tensorboardX's SummaryWriter queues events for a background thread that writes them every `flush_secs`, so a
-    SIGKILL lost up to two minutes of TensorBoard steps; this writes the same records (tensorboardX's
-    `EventsWriter` and scalar summaries) in the calling thread. `purge_step` (a resumed run: the checkpoint step
-    + 1) starts the file with TensorBoard's SessionLog.START marker, which hides what the killed run logged at or
-    after that step. The file name carries the pid and nanoseconds (tensorboardX's is per second), so a resumed
+    SIGKILL lost up to two minutes of TensorBoard steps; this writes the same records (tensorboardX's public
+    `EventsWriter` and scalar summaries) in the calling thread and flushes them to disk (flush + fsync) per call.
+    `purge_step` (a resumed run: the checkpoint step + 1) starts the file with TensorBoard's SessionLog.START
+    marker, which hides what the killed run logged at or after that step. The file name carries the pid and nanoseconds (tensorboardX's is per second), so a resumed
     run never overwrites the file of the run it resumes.
     """
 
@@ -179,11 +179,9 @@ class _SyncEventWriter:
         self._sync()
 
     def _sync(self) -> None:
+        # tensorboardX's public `EventsWriter.flush` ("flushes the event file to disk"): its RecordWriter flushes
+        # and fsyncs the file (tensorboardX >= 2.6.5, the pinned minimum; test_run_logging counts the fsyncs)
         self._events.flush()
-        writer = self._events._py_recordio_writer  # tensorboardX's RecordWriter: flush reaches the OS file only
-        handle = getattr(writer, "_writer", None)
-        if handle is not None and hasattr(handle, "fileno"):
-            os.fsync(handle.fileno())
 
     def close(self) -> None:
         self._events.close()
