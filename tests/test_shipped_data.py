@@ -74,14 +74,14 @@ def test_shipped_walks_equal_the_fixtures_they_were_cut_from():
                 np.testing.assert_array_equal(shipped[k], source[k][:500])
 
 
-def test_unknown_trajectory_name_lists_the_shipped_walks(tmp_path):
+def test_unknown_trajectory_name_lists_the_shipped_walks(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="a1-walk, g1-walk, h1-walk, talos-walk"):
         data.resolve_trajectory("a2-walk")
     with pytest.raises(ValueError, match="shipped walks"):
         data.mocap_path("nope")
     own = tmp_path / "a1-walk"  # an existing file wins over a shipped name
     own.write_bytes(b"x")
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # undone after the test: later tests in this worker must not see this file
     assert data.resolve_trajectory("a1-walk") == Path("a1-walk")
 
 
