@@ -80,13 +80,9 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     # compile fast, run slow (the smoke run executes little): no LLVM optimisation, no fusion emitters, no
     # hoisting out of while loops. Smoke's fused iteration compiled in 17 CPU-s with the fusion emitters off
     # alone, 6-9 with backend optimisation off too, 5.5-7 with the while-loop passes off too (idle 2-core box).
-    # jaxlib >= 0.11.2 (Python 3.12/3.13 locks) has no fusion-emitter flag, and an unknown XLA flag is fatal.
-    import jaxlib
+    from niljax.train.rehearse import fast_compile_flags  # the fusion-emitter flag only where jaxlib has it
 
-    release = tuple(int("".join(c for c in p if c.isdigit()) or 0) for p in jaxlib.__version__.split(".")[:3])
-    emitters = "--xla_cpu_use_fusion_emitters=false " if release < (0, 11, 2) else ""
-    flags = (f"--xla_backend_optimization_level=0 {emitters}"
-             "--xla_disable_hlo_passes=while-loop-invariant-code-motion,while-loop-constant-sinking")
+    flags = fast_compile_flags()
     env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {flags}".strip()
     env.pop("JAX_PLATFORMS", None)
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_suite.py"), "--preset", "smoke",

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from niljax.train.rehearse import STEPS, RehearsalConfig, rehearse, write_pytorch_bin
+from niljax.train.rehearse import STEPS, RehearsalConfig, fast_compile_flags, rehearse, write_pytorch_bin
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,6 +96,18 @@ def test_one_gpu_setting_for_walking_the_per_robot_scripts_and_the_bench_preset(
     assert rehearsal.allow_cpu and "gpu-rehearsal" in rehearsal.run_dir
     assert (rehearsal.num_envs, rehearsal.render.height, rehearsal.render.backend) == (small.num_envs, 32, "warp")
     assert rehearsal.learner.replay_mode == "large_batch" and rehearsal.precision == tier.precision
+
+
+def test_fast_compile_flags_are_accepted_by_the_installed_jaxlib() -> None:
+    """XLA ends the process on an unknown XLA_FLAGS entry: the rehearsal's flags must all exist in this jaxlib
+    (on 3.13's jaxlib 0.12.0.1 the fusion-emitter flag did not, and the rehearsal died at its first step)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, XLA_FLAGS=fast_compile_flags(), JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", "import jax.numpy as jnp; print(float((jnp.ones(3) * 2).sum()))"],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == "6.0", proc.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")

@@ -50,9 +50,17 @@ STEPS = ("install", "weights", "train", "plan", "resume", "evaluate", "table", "
 REPO = Path(__file__).resolve().parents[2]  # the checkout: experiments/ and benchmarks/ live here
 
 
-# XLA flags of a rehearsal on a CPU backend (RehearsalConfig.fast_compile; the same as tests/test_bench_suite.py's)
-FAST_COMPILE_FLAGS = ("--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false "
-                      "--xla_disable_hlo_passes=while-loop-invariant-code-motion,while-loop-constant-sinking")
+def fast_compile_flags() -> str:
+    """XLA flags of a rehearsal on a CPU backend (RehearsalConfig.fast_compile; tests/test_bench_suite.py's too):
+    compile fast, run slow. No LLVM optimisation, no hoisting out of while loops, and no fusion emitters where
+    the installed jaxlib still has that flag: it is gone from 0.11.2 on (the 3.12/3.13 locks' 0.12.0.1), and XLA
+    ends the process on an unknown flag in XLA_FLAGS. Read from jaxlib's metadata: jax is not imported here."""
+    from importlib.metadata import version
+
+    release = tuple(int("".join(c for c in p if c.isdigit()) or 0) for p in version("jaxlib").split(".")[:3])
+    emitters = "--xla_cpu_use_fusion_emitters=false " if release < (0, 11, 2) else ""
+    return (f"--xla_backend_optimization_level=0 {emitters}"
+            "--xla_disable_hlo_passes=while-loop-invariant-code-motion,while-loop-constant-sinking")
 
 
 def _cpu_backend() -> bool:
@@ -269,7 +277,7 @@ class Rehearsal:
                                        "steps": {}, "complete": False}
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
         if config.fast_compile and _cpu_backend():
-            self.env["XLA_FLAGS"] = f"{self.env.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}".strip()
+            self.env["XLA_FLAGS"] = f"{self.env.get('XLA_FLAGS', '')} {fast_compile_flags()}".strip()
         self.record["xla_flags"] = self.env.get("XLA_FLAGS", "")
         # a compile cache of its own: each step records the programs it compiled (`new_programs`), so that a resume
         # that recompiles instead of loading shows
