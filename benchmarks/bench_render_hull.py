@@ -48,8 +48,8 @@ ROBOTS = {  # name -> (LocoMuJoCo model or None for the registry's asset, mocap 
 
 
 def random_joint_poses(scene, n: int, seed: int = 1) -> np.ndarray:
-    """Home pose, then n-1 random joint poses (uniform +-0.6 rad, clipped to the joint ranges), root at home: the
-    poses tests/test_render_hull.py uses for every registered robot."""
+    """Home pose, then n-1 random joint poses (uniform +-0.6 rad, clipped to the joint ranges), root at home (as
+    tests/test_render.py::_robot_poses builds them); benchmarks/hull_registry_iou.py scores every robot on these."""
     rng = np.random.default_rng(seed)
     poses = [scene.home_qpos.copy()]
     for _ in range(n - 1):

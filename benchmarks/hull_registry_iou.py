@@ -1,6 +1,6 @@
 """Hull renderer vs `mujoco.Renderer` segmentation on every registered robot, with the poses and settings of
-`tests/test_render_hull.py::test_hull_iou_on_every_registered_robot`, plus where the wrong pixels are
--> experiments/results/hull_registry/<label>.json.
+issue 26 item 8's target (home pose + 3 random joint poses, 64 and 224 px, default settings), plus where the
+wrong pixels are -> experiments/results/hull_registry/<label>.json.
 
     nice -n 19 .venv/bin/python benchmarks/hull_registry_iou.py --label after [--robots op3,h1] [--sizes 64,224]
 
@@ -26,6 +26,7 @@ _runtime.configure()
 
 import jax
 import numpy as np
+from bench_render_hull import random_joint_poses  # this folder: the poses both benchmarks use
 
 from niljax.render import BatchRenderer, RenderConfig, mask_iou, render_opengl
 from niljax.render.kinematics import kinematic_data
@@ -43,18 +44,6 @@ def scene_for(name: str, locomujoco: Path):
         if fx is None or not fx.is_file():
             raise FileNotFoundError(f"{name}: {str(err).splitlines()[0]}") from err
         return load_robot(name, mjcf_path=fx)
-
-
-def test_poses(scene, n: int = 4, seed: int = 1) -> np.ndarray:
-    """tests/test_render.py::_robot_poses: home, then random joint poses (+-0.6 rad, clipped to the ranges)."""
-    rng = np.random.default_rng(seed)
-    poses = [scene.home_qpos.copy()]
-    for _ in range(n - 1):
-        q = scene.home_qpos.copy()
-        lo, hi = scene.joint_range[:, 0], scene.joint_range[:, 1]
-        q[scene.joint_qpos_adr] = np.clip(rng.uniform(-0.6, 0.6, len(lo)), lo, hi)
-        poses.append(q)
-    return np.stack(poses)
 
 
 def main() -> None:
@@ -79,7 +68,7 @@ def main() -> None:
             print("skip", e, flush=True)
             continue
         m = scene.mj_model
-        qs = test_poses(scene)
+        qs = random_joint_poses(scene, 4)
         data = jax.block_until_ready(kinematic_data(m, qs))
         row: dict = {}
         for size in [int(s) for s in args.sizes.split(",")]:
