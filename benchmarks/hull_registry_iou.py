@@ -54,11 +54,19 @@ def main() -> None:
     p.add_argument("--locomujoco", default=str(ROOT.parent / "shared" / "locomujoco"))
     p.add_argument("--no-full-tiles", action="store_true", help="skip the render with every piece per tile")
     p.add_argument("--time", action="store_true", help="time the jitted 64 px render")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="a RenderConfig field for the hull renderer, e.g. hull_tol=0.001 (repeatable)")
     args = p.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in RenderConfig.__dataclass_fields__ or not value:
+            raise SystemExit(f"--set {item!r}: expected FIELD=VALUE with FIELD a RenderConfig field")
+        overrides[key] = type(getattr(RenderConfig(), key))(value)
     out_dir = ROOT / "experiments" / "results" / "hull_registry"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{args.label}.json"
-    result = {"command": " ".join(["nice -n 19 .venv/bin/python", *sys.argv]), "robots": {},
+    result = {"command": " ".join(["nice -n 19 .venv/bin/python", *sys.argv]), "settings": overrides, "robots": {},
               "load_start": os.getloadavg()}
     for name in args.robots.split(","):
         try:
@@ -74,7 +82,8 @@ def main() -> None:
         for size in [int(s) for s in args.sizes.split(",")]:
             gl = [render_opengl(m, q, scene.robot_geom_mask, height=size, width=size)[1] for q in qs]
             t0 = time.perf_counter()
-            r = BatchRenderer.from_scene(scene, RenderConfig(backend="hull", height=size, width=size), len(qs))
+            r = BatchRenderer.from_scene(scene, RenderConfig(backend="hull", height=size, width=size, **overrides),
+                                       len(qs))
             build_s = time.perf_counter() - t0
             h, cam = r.engine, r.cam_id
             args_h = (data.geom_xpos, data.geom_xmat, data.cam_xpos[:, cam], data.cam_xmat[:, cam])
@@ -100,7 +109,8 @@ def main() -> None:
                            max_pieces_meeting_a_tile=int(load.max()),
                            worst_est_outside_mm=round(1e3 * max(h.mesh_error.values()), 2))
                 if not args.no_full_tiles and h.tile_pieces < h.num_pieces:
-                    cfg = RenderConfig(backend="hull", height=size, width=size, hull_tile_pieces=h.num_pieces)
+                    cfg = RenderConfig(backend="hull", height=size, width=size,
+                                       **{**overrides, "hull_tile_pieces": h.num_pieces})
                     full = np.asarray(jax.jit(BatchRenderer.from_scene(scene, cfg, len(qs)).render)(data)[1])
                     fi = [mask_iou(full[i], gl[i]) for i in range(len(qs))]
                     rec["all_pieces_per_tile"] = {

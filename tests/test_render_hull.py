@@ -87,6 +87,54 @@ def test_decomposition_is_an_outer_bound() -> None:
     assert not any(np.all(n @ corner <= h) for n, h in many)
 
 
+def test_error_estimate_sees_errors_on_a_large_mesh() -> None:
+    """The outside-distance estimate follows the tolerance, not a fixed sample count: on a large L prism
+    (0.56 m^2 of surface, where 20k samples left ~11 mm of slack) a single piece reports the inner corner's true
+    overshoot, and a split to 2 mm leaves no piece sticking out by more than that at the corner's diagonal."""
+    xy = np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]], float)
+    verts = np.concatenate([np.c_[xy, np.zeros(6)], np.c_[xy, np.ones(6)]]) * 0.2
+    cap = [[0, 1, 2], [0, 2, 3], [0, 3, 4], [0, 4, 5]]
+    faces = cap + [[a + 6, c + 6, b + 6] for a, b, c in cap]
+    for i in range(6):
+        j = (i + 1) % 6
+        faces += [[i, j, j + 6], [i, j + 6, i + 6]]
+    one, err1 = mesh_polytopes(verts, np.array(faces), tol=2e-3, max_pieces=1, planes=16)
+    # the hull's chord from (0.4, 0.2) to (0.2, 0.4): its midpoint (0.3, 0.3) is 0.1 m from the L seen from above
+    # (the old fixed 20k samples subtracted 10.6 mm of slack here: 0.089)
+    assert 0.095 < err1 <= 0.1 + 1e-6, err1
+    many, err = mesh_polytopes(verts, np.array(faces), tol=2e-3, max_pieces=64, planes=16)
+    assert err <= 2e-3, err
+    probe = np.array([0.2 + 0.004, 0.2 + 0.004, 0.1])  # 5.7 mm outside the L, beyond the inner corner
+    assert not any(np.all(n @ probe <= h) for n, h in many)
+
+
+@pytest.mark.parametrize("backend", ["hull", "jax"])
+def test_floor_hides_what_is_below_it_without_being_drawn(backend: str) -> None:
+    """A sphere half sunk into the floor: with the plain background the floor is not painted, yet it hides the
+    lower half, as it does in OpenGL's segmentation (random joint poses put feet below the floor; drawing them
+    cost A1 up to 7 IoU points against OpenGL)."""
+    import mujoco
+
+    m = mujoco.MjModel.from_xml_string("""
+    <mujoco><worldbody>
+      <geom name="floor" type="plane" size="0 0 0.05" rgba=".8 .8 .8 1"/>
+      <camera name="follow" pos="0 -1.2 0.3" xyaxes="1 0 0 0 0.25 1"/>
+      <body name="ball" pos="0 0 0"><freejoint/><geom type="sphere" size="0.15" rgba="1 0 0 1"/></body>
+    </worldbody></mujoco>""")
+    robot = np.asarray(m.geom_bodyid != 0)
+    d = mujoco.MjData(m)
+    mujoco.mj_forward(m, d)
+    _, gl = render_opengl(m, d, robot, height=48, width=48)
+    data, _ = _batched_data(m, d.qpos[None].copy())
+    r = BatchRenderer(m, robot, RenderConfig(backend=backend, height=48, width=48), 1)
+    rgb, mask = jax.jit(r.render)(data)
+    mask = np.asarray(mask)[0]
+    rows = np.nonzero(gl.any(1))[0]
+    assert mask_iou(mask, gl) >= 0.95, mask_iou(mask, gl)
+    assert np.nonzero(mask.any(1))[0].max() <= rows.max() + 1, "the part below the floor was drawn"
+    assert (np.asarray(rgb)[0][~mask] == 255).all(), "the floor was painted on the plain background"
+
+
 def test_auto_without_warp_picks_hull(monkeypatch, caplog) -> None:
     import niljax.render.warp_backend as wb
 

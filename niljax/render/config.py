@@ -76,10 +76,10 @@ class RenderConfig:
     render_rgb: bool = True
     mesh_proxy: Literal["ellipsoid", "kdop", "box"] = "ellipsoid"
     jax_chunk: int = 8
-    hull_pieces: int = 32
+    hull_pieces: int = 128
     hull_planes: int = 24
     hull_tol: float = 0.002
-    hull_tile_pieces: int = 64
+    hull_tile_pieces: int = 128
 
     def __post_init__(self) -> None:
         if not (isinstance(self.height, int) and isinstance(self.width, int)) or self.height < 8 or self.width < 8:

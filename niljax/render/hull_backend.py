@@ -8,8 +8,8 @@ geoms, their sizes and colours, the mesh decomposition (`tol`, `max_pieces`, `pl
 Traced: the poses only. Decompositions are cached in memory and on disk by mesh content and settings
 (`$NILJAX_HULL_CACHE`, default ~/.cache/niljax/hull; set it empty to disable), since they take seconds to minutes.
 
-What it draws: the geoms the "jax" backend draws (groups 0-2, visible, visual/collision twins once; planes only
-with `draw_planes`), primitives exactly with the same intersection code, and each mesh as the union of up to
+What it draws: the geoms the "jax" backend draws (groups 0-2, visible, visual/collision twins once; planes painted
+only with `draw_planes`, but always hiding what lies behind them, as in OpenGL), primitives exactly with the same intersection code, and each mesh as the union of up to
 `max_pieces` convex pieces of `planes` half-spaces each (`niljax.render.hull_decomp`, built on the host when the
 renderer is built; a piece is split until it sticks out of the mesh by at most `tol` metres or the piece budget is
 spent). A ray meets a piece where it is inside every half-space: t_enter = max over planes facing the ray, t_exit
@@ -36,7 +36,7 @@ import mujoco
 import numpy as np
 
 from niljax.render.hull_decomp import mesh_polytopes
-from niljax.render.jax_backend import _HIT, _MESH, _SPHERE, _local_normal, drawn_geoms, geom_colors
+from niljax.render.jax_backend import _HIT, _MESH, _PLANE, _SPHERE, _local_normal, drawn_geoms, geom_colors
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _BIG = 1e30
 _PIECE_CACHE: dict[str, tuple[list, float]] = {}
 
 
-_CACHE_VERSION = 1  # bump when hull_decomp changes what it produces
+_CACHE_VERSION = 2  # bump when hull_decomp changes what it produces
 
 
 def _disk_cache_dir() -> Path | None:
@@ -130,10 +130,10 @@ class HullRenderer:
         fovy: float,
         draw_planes: bool,
         tol: float = 0.002,
-        max_pieces: int = 32,
+        max_pieces: int = 128,
         planes: int = 24,
         tile: int | None = None,
-        tile_pieces: int = 64,
+        tile_pieces: int = 128,
         ambient: float = 0.35,
         chunk: int = 8,
         tile_batch: int = 64,
@@ -144,9 +144,15 @@ class HullRenderer:
             raise ValueError("hull renderer needs tol > 0, max_pieces >= 1, planes >= 7, tile >= 1, tile_pieces >= 1;"
                              f" got {tol}, {max_pieces}, {planes}, {tile}, {tile_pieces}")
         m = mj_model
-        geoms = drawn_geoms(m, draw_planes)
-        if not geoms:
+        # Planes are always traced: without `draw_planes` they are not painted (their pixels stay background) but
+        # still hide what lies behind them, as the floor hides a foot below it in OpenGL's segmentation.
+        geoms = drawn_geoms(m, draw_planes=True)
+        painted = np.ones(m.ngeom, bool)
+        if not draw_planes:
+            painted[np.asarray(m.geom_type) == _PLANE] = False
+        if not any(painted[g] for g in geoms):
             raise ValueError("the model has no geom the hull renderer can draw")
+        self.painted = jnp.asarray(painted)
         rgba = geom_colors(m)
         self.height, self.width, self.ambient, self.chunk = height, width, ambient, chunk
         sizes = np.array(m.geom_size, np.float32)
@@ -288,8 +294,9 @@ class HullRenderer:
         tmin, slot, n = jax.lax.map(tile, (d, idx, valid), batch_size=self.tile_batch)
         pix = self.unscatter
         tmin, slot, n, d = tmin.reshape(-1)[pix], slot.reshape(-1)[pix], n.reshape(-1, 3)[pix], d.reshape(-1, 3)[pix]
-        hit = jnp.isfinite(tmin)
-        gid = jnp.where(hit, jnp.asarray(self.order)[slot], -1)
+        nearest = jnp.asarray(self.order)[slot]
+        hit = jnp.isfinite(tmin) & self.painted[nearest]
+        gid = jnp.where(hit, nearest, -1)
         gsafe = jnp.maximum(gid, 0)
         mask = hit & self.robot[gsafe]
         n = n / jnp.maximum(jnp.linalg.norm(n, axis=-1, keepdims=True), 1e-9)

@@ -21,7 +21,7 @@ import heapq
 import numpy as np
 from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError, cKDTree
 
-_SAMPLES = 20000  # surface samples per mesh for the outside-distance estimate
+_MIN_SAMPLES, _MAX_SAMPLES = 20_000, 2_000_000  # surface samples per mesh for the outside-distance estimate
 
 
 def _hull(points: np.ndarray) -> ConvexHull | None:
@@ -128,19 +128,23 @@ class _Surface:
     projection falls outside the mesh's silhouette in those views (what a render sees; internal faces, flipped
     windings and open shells do not fool it)."""
 
-    def __init__(self, verts: np.ndarray, faces: np.ndarray, seed: int = 0) -> None:
+    def __init__(self, verts: np.ndarray, faces: np.ndarray, tol: float, seed: int = 0) -> None:
         tri = verts[faces]
         area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
         rng = np.random.default_rng(seed)
         p = area / area.sum() if area.sum() > 0 else None
-        fi = rng.choice(len(faces), size=_SAMPLES, p=p)
-        r = rng.random((_SAMPLES, 2))
+        # dense enough that the sampling slack (below) is about tol / 2: a fixed count left the estimate blind to
+        # errors under ~8 mm on a 0.47 m^2 mesh (A1's trunk: estimated 1.2 mm, 7.9 mm with 400k samples)
+        count = int(np.clip(4.0 * area.sum() / tol**2, _MIN_SAMPLES, _MAX_SAMPLES))
+        fi = rng.choice(len(faces), size=count, p=p)
+        r = rng.random((count, 2))
         flip = r.sum(1) > 1
         r[flip] = 1 - r[flip]
         a, b, c = tri[fi, 0], tri[fi, 1], tri[fi, 2]
         pts = np.concatenate([a + r[:, :1] * (b - a) + r[:, 1:] * (c - a), verts])
         # sample spacing: projections of points inside the silhouette are at most about this far from a sample
-        self.spacing = 2.0 * float(np.sqrt(max(area.sum(), 1e-12) / len(pts)))
+        # (a projection folds front and back of the surface onto the view plane, doubling the density)
+        self.spacing = float(np.sqrt(max(area.sum(), 1e-12) / len(pts)))
         self.bases = []
         self.trees = []
         for u in _VIEWS:
@@ -173,7 +177,7 @@ def _piece(verts: np.ndarray, faces: np.ndarray, surf: _Surface, k: int) -> tupl
 
 
 def mesh_polytopes(
-    verts: np.ndarray, faces: np.ndarray, *, tol: float = 0.002, max_pieces: int = 32, planes: int = 24,
+    verts: np.ndarray, faces: np.ndarray, *, tol: float = 0.002, max_pieces: int = 128, planes: int = 24,
     axes: int = 1,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Convex pieces of a triangle mesh as plane sets (see the module docstring) and the worst piece's estimated
@@ -182,7 +186,7 @@ def mesh_polytopes(
     faces = np.asarray(faces, np.int64)
     if verts.ndim != 2 or verts.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
         raise ValueError(f"mesh_polytopes needs verts [V,3] and faces [F,3], got {verts.shape} and {faces.shape}")
-    surf = _Surface(verts, faces)
+    surf = _Surface(verts, faces, tol)
     centroid = verts[faces].mean(1)
     err, planes0 = _piece(verts, faces, surf, planes)
     heap = [(-err, 0, np.arange(len(faces)), planes0)]

@@ -7,7 +7,7 @@ poses are traced.
 
 What it draws: one primary ray per pixel centre (MuJoCo's pinhole camera) against every visible geom of the
 groups MuJoCo shows by default (0, 1, 2): spheres, capsules, ellipsoids, cylinders and boxes exactly; planes
-only when asked (`draw_planes`, i.e. `background="scene"`); meshes approximately, by a proxy fitted in the
+painted only when asked (`draw_planes`, i.e. `background="scene"`) but always hiding what is behind them; meshes approximately, by a proxy fitted in the
 geom frame: `"ellipsoid"` (default; the ellipsoid inscribed in the mesh's bounding box), `"kdop"` (a 26-DOP,
 the intersection of 13 slabs hugging the vertices: close to the convex hull, ~3x slower) or `"box"` (the
 bounding box). Visual/collision twins (same body, shape, placement) are drawn once. Shading: base colour
@@ -226,7 +226,13 @@ class JaxRaycaster:
         groups: dict[int, list[int]] = {}
         kinds, offsets, sizes = np.zeros(m.ngeom, np.int32), np.zeros((m.ngeom, 3)), np.array(m.geom_size)
         kdop_lo, kdop_hi = np.zeros((m.ngeom, len(_KDOP_AXES))), np.zeros((m.ngeom, len(_KDOP_AXES)))
-        for g in drawn_geoms(m, draw_planes):
+        # Planes are always traced; without `draw_planes` they are not painted but still hide what is behind them
+        # (a foot below the floor is hidden in OpenGL's segmentation too).
+        painted = np.ones(m.ngeom, bool)
+        if not draw_planes:
+            painted[np.asarray(m.geom_type) == _PLANE] = False
+        self.painted = jnp.asarray(painted)
+        for g in drawn_geoms(m, draw_planes=True):
             t = int(m.geom_type[g])
             kind = t
             if t == _MESH and mesh_proxy == "kdop":
@@ -244,7 +250,7 @@ class JaxRaycaster:
             kinds[g] = kind
             groups.setdefault(kind, []).append(g)
         groups = {k: v for k, v in groups.items() if v}
-        if not groups:
+        if not any(painted[g] for v in groups.values() for g in v):
             raise ValueError("the model has no geom the JAX renderer can draw")
         self.order = np.concatenate([np.array(v, np.int32) for v in groups.values()])
         self.groups = {k: np.array(v, np.int32) for k, v in groups.items()}
@@ -276,8 +282,9 @@ class JaxRaycaster:
         t = jnp.concatenate(ts, 0)  # [G,H,W]
         k = jnp.argmin(t, 0)
         tmin = jnp.min(t, 0)
-        hit = jnp.isfinite(tmin)
-        gid = jnp.where(hit, jnp.asarray(self.order)[k], -1)
+        nearest = jnp.asarray(self.order)[k]
+        hit = jnp.isfinite(tmin) & self.painted[nearest]
+        gid = jnp.where(hit, nearest, -1)
         g = jnp.maximum(gid, 0)
         mask = hit & self.robot[g]
         # Shading: analytic normal of the hit primitive, Lambert from a head light.
