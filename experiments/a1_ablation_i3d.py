@@ -109,7 +109,8 @@ def evaluate16(path: Path) -> int:
 
 
 STANDING = 233.6  # A1 standing still for the 300-step protocol: 300 * exp(-0.25)
-ORDER = ("full", "full_centred", "no_video", "video_only", "video_only_centred", "iou_only", "zero_reward")
+ORDER = ("full", "full_centred", "full_centred_alive1", "no_video", "video_only", "video_only_centred",
+         "video_only_centred_alive1", "iou_only", "zero_reward")
 
 
 def summarize() -> None:
@@ -188,6 +189,8 @@ def main() -> None:
     p.add_argument("--video-every-k", type=int, default=8)
     p.add_argument("--runs", default=str(ROOT.parent / "runs" / "a1_ablation_i3d"))
     p.add_argument("--set", action="append", help="extra walking.py --set override for every run")
+    p.add_argument("--tag", default="", help="suffix of the result names of this queue's runs (use with --set and "
+                   "its own --runs, e.g. --tag alive1 --set reward.alive_bonus=1.0)")
     p.add_argument("--wait-pid", type=int, default=None, help="start after this process has exited")
     p.add_argument("--lock", default=str(LOCK), help="runs holding the same lock file never overlap")
     p.add_argument("--table", action="store_true", help="write the niljax table of every finished run")
@@ -204,6 +207,7 @@ def main() -> None:
         variant, seed_s, *form = item.split(":")
         seed, centred = int(seed_s), form == ["centred"]
         name = f"{variant}_centred" if centred and variant in VIDEO_VARIANTS else variant
+        name += f"_{args.tag}" if args.tag else ""
         path = run_dir(args, variant, seed, centred)
         cmd: list[str] | None = None
         wall: float | None = None

@@ -244,6 +244,13 @@ def test_reward_weights_and_switches(bundle, encoder):
     np.testing.assert_allclose(t2["reward/total"], i, rtol=1e-6)
     assert float(jnp.abs(t2["reward/video"]).max()) == 0.0
     np.testing.assert_allclose(t2["reward/penalty"], p, rtol=1e-6)  # still reported for logging
+    assert "reward/alive" not in t2
+    cfg = nr.RewardConfig(use_video=False, use_penalties=False, alive_bonus=0.75)
+    _, t4 = base(cfg, ref, None, agent_f, agent_m, start, phys, steps=10)
+    np.testing.assert_allclose(t4["reward/total"], i + 0.75, rtol=1e-6)
+    np.testing.assert_array_equal(t4["reward/alive"], np.full(i.shape, 0.75, np.float32))
+    with pytest.raises(ValueError, match="alive_bonus"):
+        nr.RewardConfig(alive_bonus=float("nan"))
     cfg = nr.RewardConfig(similarity="l2")
     _, t3 = base(cfg, ref, encoder, agent_f, agent_m, start, phys, steps=10)
     assert float(t3["reward/video"].max()) <= 0 and float(t3["reward/video"].min()) < -1e-3

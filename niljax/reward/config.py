@@ -75,6 +75,10 @@ class RewardConfig:
         pretrained encoder maps every robot clip near one direction (raw cosines 0.95-1.0 for I3D logits on
         renders); centring removes that shared part so the term spans a range comparable to IoU
         (docs/reward.md, experiments/results/landscape_i3d).
+      alive_bonus: a constant added to every step's reward (`reward/alive`; 0 = the paper). The raw cosine of a
+        pretrained encoder sits near 0.94 on every robot clip and so pays for each step survived; the centred term
+        averages ~0 and removes that incentive (A1 ablation: 2 of 4 centred runs learned to fall, no raw run did;
+        experiments/results/a1_ablation_i3d). `alive_bonus` puts the survival incentive back explicitly.
       clip_len: frames per clip (paper: 8). Must equal the bundle's clip_len.
       video_every_k: compute the video term on steps where `step % k == 0` only; other steps reuse the
         `last_video` value the caller carries (0 when the caller passes none). k = 1 is the paper.
@@ -103,6 +107,7 @@ class RewardConfig:
     use_penalties: bool = True
     similarity: Similarity = "cosine"
     video_centring: bool = False
+    alive_bonus: float = 0.0
     clip_len: Annotated[int, tyro.conf.arg(aliases=("--clip-len",))] = 8
     video_every_k: int = 1
     encoder_dtype: EncoderDtype = "auto"
@@ -112,7 +117,7 @@ class RewardConfig:
     diverged_reward: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("zeta", "beta", "eta", "diverged_reward"):
+        for name in ("zeta", "beta", "eta", "diverged_reward", "alive_bonus"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"RewardConfig.{name} must be a finite number, got {value!r}")

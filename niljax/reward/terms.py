@@ -254,7 +254,8 @@ def nil_reward(
 
     Returns:
       reward f32[N] and terms {"reward/video", "reward/iou", "reward/penalty/<name>", "reward/penalty",
-      "reward/total"} each f32[N]. Video and IoU are unweighted; penalties are scaled (<= 0), not η-weighted.
+      "reward/total"} each f32[N], plus "reward/alive" when `config.alive_bonus` is not 0 (static: the key set
+      is fixed per config). Video and IoU are unweighted; penalties are scaled (<= 0), not η-weighted.
       A disabled term is 0 in `reward/total`; a disabled video term is reported as 0 (not computed).
     """
     n, length, h, w, _ = history.frames.shape
@@ -317,8 +318,12 @@ def nil_reward(
         total = total + config.beta * iou
     if config.use_penalties:
         total = total + config.eta * penalty
+    alive = jnp.full((n,), config.alive_bonus, jnp.float32)
+    total = total + alive
 
     terms = {"reward/video": video, "reward/iou": iou}
+    if config.alive_bonus:
+        terms["reward/alive"] = alive
     terms.update({f"reward/penalty/{k}": v for k, v in pens.items()})
     terms["reward/penalty"] = penalty
     terms["reward/total"] = total
