@@ -98,7 +98,7 @@ def test_error_estimate_sees_errors_on_a_large_mesh() -> None:
     for i in range(6):
         j = (i + 1) % 6
         faces += [[i, j, j + 6], [i, j + 6, i + 6]]
-    one, err1 = mesh_polytopes(verts, np.array(faces), tol=2e-3, max_pieces=1, planes=16)
+    _, err1 = mesh_polytopes(verts, np.array(faces), tol=2e-3, max_pieces=1, planes=16)
     # the hull's chord from (0.4, 0.2) to (0.2, 0.4): its midpoint (0.3, 0.3) is 0.1 m from the L seen from above
     # (the old fixed 20k samples subtracted 10.6 mm of slack here: 0.089)
     assert 0.095 < err1 <= 0.1 + 1e-6, err1
