@@ -110,7 +110,7 @@ def evaluate16(path: Path) -> int:
 
 STANDING = 233.6  # A1 standing still for the 300-step protocol: 300 * exp(-0.25)
 ORDER = ("full", "full_centred", "full_centred_alive1", "no_video", "video_only", "video_only_centred",
-         "video_only_centred_alive1", "iou_only", "zero_reward")
+         "video_only_centred_alive1", "iou_only", "zero_reward", "zero_reward_alive1")
 
 
 def summarize() -> None:
