@@ -60,18 +60,23 @@ def test_hull_contract_jitted_batch_one_trace_and_sharded() -> None:
         assert np.abs(np.asarray(rgb_s, int) - rgb).max() <= 1  # XLA may fuse differently per device count
 
 
-def test_decomposition_is_an_outer_bound() -> None:
-    """An L-shaped mesh (not convex): every vertex lies inside some piece, every piece stays close to the mesh, and
-    splitting reduces the overshoot that a single hull has across the inner corner."""
-    # L prism: union of boxes [0,2]x[0,1]x[0,1] and [0,1]x[1,2]x[0,1] as one closed triangle mesh
+def _l_prism(scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """L prism: union of boxes [0,2]x[0,1]x[0,1] and [0,1]x[1,2]x[0,1], times `scale`, as one closed triangle mesh
+    (verts f64[12,3], faces int[20,3])."""
     xy = np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]], float)
-    verts = np.concatenate([np.c_[xy, np.zeros(6)], np.c_[xy, np.ones(6)]]) * 0.1
+    verts = np.concatenate([np.c_[xy, np.zeros(6)], np.c_[xy, np.ones(6)]]) * scale
     cap = [[0, 1, 2], [0, 2, 3], [0, 3, 4], [0, 4, 5]]
     faces = cap + [[a + 6, c + 6, b + 6] for a, b, c in cap]
     for i in range(6):
         j = (i + 1) % 6
         faces += [[i, j, j + 6], [i, j + 6, i + 6]]
-    faces = np.array(faces)
+    return verts, np.array(faces)
+
+
+def test_decomposition_is_an_outer_bound() -> None:
+    """An L-shaped mesh (not convex): every vertex lies inside some piece, every piece stays close to the mesh, and
+    splitting reduces the overshoot that a single hull has across the inner corner."""
+    verts, faces = _l_prism(0.1)
     one, err1 = mesh_polytopes(verts, faces, tol=1e-3, max_pieces=1, planes=16)
     many, err8 = mesh_polytopes(verts, faces, tol=1e-3, max_pieces=8, planes=16)
     assert len(one) == 1 and len(many) > 1
@@ -91,18 +96,12 @@ def test_error_estimate_sees_errors_on_a_large_mesh() -> None:
     """The outside-distance estimate follows the tolerance, not a fixed sample count: on a large L prism
     (0.56 m^2 of surface, where 20k samples left ~11 mm of slack) a single piece reports the inner corner's true
     overshoot, and a split to 2 mm leaves no piece sticking out by more than that at the corner's diagonal."""
-    xy = np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]], float)
-    verts = np.concatenate([np.c_[xy, np.zeros(6)], np.c_[xy, np.ones(6)]]) * 0.2
-    cap = [[0, 1, 2], [0, 2, 3], [0, 3, 4], [0, 4, 5]]
-    faces = cap + [[a + 6, c + 6, b + 6] for a, b, c in cap]
-    for i in range(6):
-        j = (i + 1) % 6
-        faces += [[i, j, j + 6], [i, j + 6, i + 6]]
-    _, err1 = mesh_polytopes(verts, np.array(faces), tol=2e-3, max_pieces=1, planes=16)
+    verts, faces = _l_prism(0.2)
+    _, err1 = mesh_polytopes(verts, faces, tol=2e-3, max_pieces=1, planes=16)
     # the hull's chord from (0.4, 0.2) to (0.2, 0.4): its midpoint (0.3, 0.3) is 0.1 m from the L seen from above
     # (the old fixed 20k samples subtracted 10.6 mm of slack here: 0.089)
     assert 0.095 < err1 <= 0.1 + 1e-6, err1
-    many, err = mesh_polytopes(verts, np.array(faces), tol=2e-3, max_pieces=64, planes=16)
+    many, err = mesh_polytopes(verts, faces, tol=2e-3, max_pieces=64, planes=16)
     assert err <= 2e-3, err
     probe = np.array([0.2 + 0.004, 0.2 + 0.004, 0.1])  # 5.7 mm outside the L, beyond the inner corner
     assert not any(np.all(n @ probe <= h) for n, h in many)

@@ -36,7 +36,15 @@ import mujoco
 import numpy as np
 
 from niljax.render.hull_decomp import mesh_polytopes
-from niljax.render.jax_backend import _HIT, _MESH, _PLANE, _SPHERE, _local_normal, drawn_geoms, geom_colors
+from niljax.render.jax_backend import (
+    _HIT,
+    _MESH,
+    _SPHERE,
+    _local_normal,
+    drawn_geoms,
+    geom_colors,
+    painted_geoms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +152,8 @@ class HullRenderer:
             raise ValueError("hull renderer needs tol > 0, max_pieces >= 1, planes >= 7, tile >= 1, tile_pieces >= 1;"
                              f" got {tol}, {max_pieces}, {planes}, {tile}, {tile_pieces}")
         m = mj_model
-        # Planes are always traced: without `draw_planes` they are not painted (their pixels stay background) but
-        # still hide what lies behind them, as the floor hides a foot below it in OpenGL's segmentation.
-        geoms = drawn_geoms(m, draw_planes=True)
-        painted = np.ones(m.ngeom, bool)
-        if not draw_planes:
-            painted[np.asarray(m.geom_type) == _PLANE] = False
+        geoms = drawn_geoms(m, draw_planes=True)  # planes traced always, painted only with draw_planes
+        painted = painted_geoms(m, draw_planes)
         if not any(painted[g] for g in geoms):
             raise ValueError("the model has no geom the hull renderer can draw")
         self.painted = jnp.asarray(painted)

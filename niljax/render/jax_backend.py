@@ -176,6 +176,15 @@ def drawn_geoms(m: mujoco.MjModel, draw_planes: bool) -> list[int]:
     return sorted(seen.values())
 
 
+def painted_geoms(m: mujoco.MjModel, draw_planes: bool) -> np.ndarray:
+    """bool[ngeom]: geoms whose hits are drawn. Planes are always traced (they hide what is behind them, as the
+    floor hides a sunk foot in OpenGL's segmentation) but painted only with `draw_planes`."""
+    painted = np.ones(m.ngeom, bool)
+    if not draw_planes:
+        painted[np.asarray(m.geom_type) == _PLANE] = False
+    return painted
+
+
 def _local_normal(kind: jnp.ndarray, p: jnp.ndarray, s: jnp.ndarray) -> jnp.ndarray:
     """Outward normal at local hit point p [...,3] of a geom of primitive type `kind` [...] with sizes s."""
     n_ell = p / jnp.maximum(s * s, _EPS)
@@ -226,11 +235,7 @@ class JaxRaycaster:
         groups: dict[int, list[int]] = {}
         kinds, offsets, sizes = np.zeros(m.ngeom, np.int32), np.zeros((m.ngeom, 3)), np.array(m.geom_size)
         kdop_lo, kdop_hi = np.zeros((m.ngeom, len(_KDOP_AXES))), np.zeros((m.ngeom, len(_KDOP_AXES)))
-        # Planes are always traced; without `draw_planes` they are not painted but still hide what is behind them
-        # (a foot below the floor is hidden in OpenGL's segmentation too).
-        painted = np.ones(m.ngeom, bool)
-        if not draw_planes:
-            painted[np.asarray(m.geom_type) == _PLANE] = False
+        painted = painted_geoms(m, draw_planes)
         self.painted = jnp.asarray(painted)
         for g in drawn_geoms(m, draw_planes=True):
             t = int(m.geom_type[g])
