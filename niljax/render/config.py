@@ -80,6 +80,7 @@ class RenderConfig:
     hull_planes: int = 24
     hull_tol: float = 0.002
     hull_tile_pieces: int = 128
+    hull_split: Literal["median", "search"] = "median"  # how meshes are cut into convex pieces (hull_decomp)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.height, int) and isinstance(self.width, int)) or self.height < 8 or self.width < 8:
@@ -108,6 +109,8 @@ class RenderConfig:
             raise ValueError(f"RenderConfig.fovy must be in [1, 170] degrees, got {self.fovy}")
         if self.jax_chunk < 1:
             raise ValueError(f"RenderConfig.jax_chunk must be >= 1, got {self.jax_chunk}")
+        if self.hull_split not in ("median", "search"):
+            raise ValueError(f"RenderConfig.hull_split must be 'median' or 'search', got {self.hull_split!r}")
         if self.hull_pieces < 1 or self.hull_planes < 7 or self.hull_tol <= 0 or self.hull_tile_pieces < 1:
             raise ValueError("RenderConfig.hull_* must be hull_pieces >= 1, hull_planes >= 7, hull_tol > 0, "
                              f"hull_tile_pieces >= 1; got {self.hull_pieces}, {self.hull_planes}, {self.hull_tol}, "

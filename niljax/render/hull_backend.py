@@ -64,13 +64,16 @@ def _disk_cache_dir() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "niljax" / "hull"
 
 
-def _mesh_pieces(m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, planes: int) -> tuple[list, float]:
+def _mesh_pieces(
+    m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, planes: int, split: str = "median",
+) -> tuple[list, float]:
     va, vn = int(m.mesh_vertadr[mesh_id]), int(m.mesh_vertnum[mesh_id])
     fa, fn = int(m.mesh_faceadr[mesh_id]), int(m.mesh_facenum[mesh_id])
     verts = np.asarray(m.mesh_vert[va : va + vn], np.float64)
     faces = np.asarray(m.mesh_face[fa : fa + fn], np.int64)
     # keyed by content: the same mesh in several models, renderers or processes is decomposed once
-    h = hashlib.sha256(verts.tobytes() + faces.tobytes() + repr((tol, max_pieces, planes, _CACHE_VERSION)).encode())
+    h = hashlib.sha256(verts.tobytes() + faces.tobytes() + repr((tol, max_pieces, planes, _CACHE_VERSION)).encode()
+                       + (b"" if split == "median" else split.encode()))  # median keys predate `split`
     key = h.hexdigest()[:32]
     hit = _PIECE_CACHE.get(key)
     if hit is not None:
@@ -84,7 +87,7 @@ def _mesh_pieces(m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, p
         except (OSError, ValueError, KeyError):  # a damaged cache file: decompose again
             hit = None
     if hit is None:
-        hit = mesh_polytopes(verts, faces, tol=tol, max_pieces=max_pieces, planes=planes)
+        hit = mesh_polytopes(verts, faces, tol=tol, max_pieces=max_pieces, planes=planes, split=split)
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +145,7 @@ class HullRenderer:
         planes: int = 24,
         tile: int | None = None,
         tile_pieces: int = 128,
+        split: str = "median",
         ambient: float = 0.35,
         chunk: int = 8,
         tile_batch: int = 64,
@@ -166,7 +170,7 @@ class HullRenderer:
         for g in geoms:
             t = int(m.geom_type[g])
             if t == _MESH:
-                pieces, err = _mesh_pieces(m, int(m.geom_dataid[g]), tol, max_pieces, planes)
+                pieces, err = _mesh_pieces(m, int(m.geom_dataid[g]), tol, max_pieces, planes, split)
                 self.mesh_error[m.geom(g).name or f"geom{g}"] = err
                 for n, h in pieces:
                     piece_geom.append(g)
