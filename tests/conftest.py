@@ -18,9 +18,12 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
                       os.environ.get("NILJAX_TEST_JAX_CACHE") or tempfile.mkdtemp(prefix="niljax-jax-cache-"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 # The hull renderer's mesh decompositions (niljax.render.hull_backend) go to a folder of this session, never the
-# user's ~/.cache (NILJAX_TEST_HULL_CACHE names one to reuse across sessions: they take minutes per robot).
-os.environ["NILJAX_HULL_CACHE"] = os.environ.get("NILJAX_TEST_HULL_CACHE") or tempfile.mkdtemp(
-    prefix="niljax-hull-cache-")
+# user's ~/.cache (NILJAX_TEST_HULL_CACHE names one to reuse across sessions: they take minutes per robot). The
+# folder is chosen once, by the first process (pytest-xdist's controller), and inherited by its workers, so A1's
+# decomposition is built once per test session, not once per worker.
+os.environ.setdefault("NILJAX_TEST_SESSION_HULL_CACHE", os.environ.get("NILJAX_TEST_HULL_CACHE")
+                      or tempfile.mkdtemp(prefix="niljax-hull-cache-"))
+os.environ["NILJAX_HULL_CACHE"] = os.environ["NILJAX_TEST_SESSION_HULL_CACHE"]
 
 import pytest  # noqa: E402
 
