@@ -134,6 +134,7 @@ class _Surface:
     def __init__(self, verts: np.ndarray, faces: np.ndarray, tol: float, seed: int = 0) -> None:
         tri = verts[faces]
         area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+        self.area = area  # per triangle (m^2); the cut search weighs its median cut by it
         rng = np.random.default_rng(seed)
         p = area / area.sum() if area.sum() > 0 else None
         # dense enough that the sampling slack (below) is about tol / 2: a fixed count left the estimate blind to
@@ -246,15 +247,13 @@ def mesh_polytopes(
     if verts.ndim != 2 or verts.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
         raise ValueError(f"mesh_polytopes needs verts [V,3] and faces [F,3], got {verts.shape} and {faces.shape}")
     surf = _Surface(verts, faces, tol)
-    tri = verts[faces]
-    centroid = tri.mean(1)
-    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    centroid = verts[faces].mean(1)
     err, planes0 = _piece(verts, faces, surf, planes)
     heap = [(-err, 0, np.arange(len(faces)), planes0)]
     counter = 1
     while len(heap) < max_pieces and -heap[0][0] > tol:
         _, _, idx, pl = heapq.heappop(heap)
-        cuts = _candidate_cuts(idx, centroid, area, first_only=split == "median") if len(idx) >= 2 else []
+        cuts = _candidate_cuts(idx, centroid, surf.area, first_only=split == "median") if len(idx) >= 2 else []
         if not cuts:  # one triangle (or all centroids equal): nothing left to split
             heapq.heappush(heap, (0.0, counter, idx, pl))
             counter += 1
