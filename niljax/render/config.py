@@ -80,6 +80,8 @@ class RenderConfig:
     hull_planes: int = 24
     hull_tol: float = 0.002
     hull_tile_pieces: int = 128
+    hull_crowded_tiles: float = 0.0  # fraction of tiles that trace `hull_crowded_pieces` more pieces (the busiest)
+    hull_crowded_pieces: int = 0
     hull_split: Literal["median", "search"] = "median"  # how meshes are cut into convex pieces (hull_decomp)
 
     def __post_init__(self) -> None:
@@ -115,6 +117,9 @@ class RenderConfig:
             raise ValueError("RenderConfig.hull_* must be hull_pieces >= 1, hull_planes >= 7, hull_tol > 0, "
                              f"hull_tile_pieces >= 1; got {self.hull_pieces}, {self.hull_planes}, {self.hull_tol}, "
                              f"{self.hull_tile_pieces}")
+        if not 0.0 <= self.hull_crowded_tiles <= 1.0 or self.hull_crowded_pieces < 0:
+            raise ValueError("RenderConfig.hull_crowded_tiles must be a fraction in [0, 1] and hull_crowded_pieces "
+                             f">= 0; got {self.hull_crowded_tiles}, {self.hull_crowded_pieces}")
 
     def view_specs(self) -> tuple[CameraView, ...]:
         """The views rendered per env, in order: `views` parsed, or the single (`camera`, `camera_azimuth`)."""

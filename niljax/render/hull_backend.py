@@ -145,6 +145,8 @@ class HullRenderer:
         planes: int = 24,
         tile: int | None = None,
         tile_pieces: int = 128,
+        crowded_tiles: float = 0.0,
+        crowded_pieces: int = 0,
         split: str = "median",
         ambient: float = 0.35,
         chunk: int = 8,
@@ -155,6 +157,9 @@ class HullRenderer:
         if tol <= 0 or max_pieces < 1 or planes < 7 or tile < 1 or tile_pieces < 1:
             raise ValueError("hull renderer needs tol > 0, max_pieces >= 1, planes >= 7, tile >= 1, tile_pieces >= 1;"
                              f" got {tol}, {max_pieces}, {planes}, {tile}, {tile_pieces}")
+        if not 0.0 <= crowded_tiles <= 1.0 or crowded_pieces < 0:
+            raise ValueError("hull renderer needs 0 <= crowded_tiles <= 1 and crowded_pieces >= 0; "
+                             f"got {crowded_tiles}, {crowded_pieces}")
         m = mj_model
         geoms = drawn_geoms(m, draw_planes=True)  # planes traced always, painted only with draw_planes
         painted = painted_geoms(m, draw_planes)
@@ -203,6 +208,13 @@ class HullRenderer:
         self.tile_rays, self.tile_planes = jnp.asarray(rays), jnp.asarray(frusta)
         self.num_tiles = len(rays)
         self.tile_batch = min(tile_batch, self.num_tiles)
+        # The most crowded tiles (a static count) trace the next `crowded_pieces` nearest pieces in a second pass,
+        # so the budget grows only where pieces crowd (a robot's torso behind its arm) instead of everywhere.
+        self.crowded_pieces = min(crowded_pieces, self.num_pieces - self.tile_pieces)
+        self.crowded_tiles = int(np.ceil(crowded_tiles * self.num_tiles)) if self.crowded_pieces > 0 else 0
+        # same live memory per batch as the first pass: fewer tiles, more pieces each
+        self.crowded_batch = max(1, min(self.crowded_tiles, self.tile_batch * self.tile_pieces
+                                        // max(self.crowded_pieces, 1)))
         # pixel (row-major) -> slot in the tiled layout, to put the image back together with one gather
         inverse = np.zeros(height * width, np.int32)
         valid = index >= 0
@@ -214,8 +226,9 @@ class HullRenderer:
     # ------------------------------------------------------------------------------------------ per frame
     def _cull(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,
               cam_xmat: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
-        """Per tile the (up to) `tile_pieces` nearest pieces whose bounding box meets the tile's frustum:
-        piece index int32[T,K], valid bool[T,K], and the number of pieces meeting each tile int32[T]."""
+        """Per tile the (up to) `tile_pieces` + `crowded_pieces` nearest pieces whose bounding box meets the tile's
+        frustum, nearest first: piece index int32[T,K+Kc], valid bool[T,K+Kc], and the number of pieces meeting
+        each tile int32[T]."""
         g = jnp.asarray(self.piece_geom)
         R = geom_xmat[g]
         cw = geom_xpos[g] + jnp.einsum("pij,pj->pi", R, self.piece_c)
@@ -227,22 +240,22 @@ class HullRenderer:
         meets = jnp.all(dist >= -reach, -1)  # [T,P]
         near = -cc[:, 2] - jnp.einsum("pa,pa->p", jnp.abs(axes[:, :, 2]), self.piece_half)  # nearest box depth
         score = jnp.where(meets, -near[None, :], -jnp.inf)
-        vals, idx = jax.lax.top_k(score, self.tile_pieces)
+        vals, idx = jax.lax.top_k(score, self.tile_pieces + self.crowded_pieces)
         return idx, jnp.isfinite(vals), meets.sum(-1)
 
     def _trace_tile(self, d: jnp.ndarray, idx: jnp.ndarray, valid: jnp.ndarray, o: jnp.ndarray,
                     geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, nw: jnp.ndarray,
-                    num: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
-        """Nearest hit of one tile's rays d [B,3] from o among the primitives and pieces idx [K] (valid [K]):
-        (t [B], slot [B] (index into self.order), world normal [B,3])."""
+                    num: jnp.ndarray, primitives: bool = True) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+        """Nearest hit of one tile's rays d [B,3] from o among the primitives (unless `primitives` is False) and
+        pieces idx [K] (valid [K]): (t [B], slot [B] (index into self.order), world normal [B,3])."""
         ts = []
-        for kind, gi in self.groups.items():
+        for kind, gi in (self.groups.items() if primitives else ()):
             R = geom_xmat[gi]
             o_l = jnp.einsum("gkj,gk->gj", R, o[None] - geom_xpos[gi])  # R^T (o - p)
             d_l = jnp.einsum("gkj,bk->gbj", R, d)
             ts.append(_HIT[kind](o_l[:, None, :], d_l, self.sizes[gi][:, None, :]))  # [G,B]
         nprim = len(self.prim_order)
-        slots = [jnp.arange(nprim)] if nprim else []
+        slots = [jnp.arange(nprim)] if nprim and primitives else []
         if self.num_pieces:
             ntile, numt = nw[idx], num[idx]  # [K,Kp,3], [K,Kp]
             den = jnp.einsum("bj,kqj->bkq", d, ntile)  # ray direction . plane normal
@@ -258,6 +271,8 @@ class HullRenderer:
         k = jnp.argmin(t_all, 0)
         tmin = jnp.min(t_all, 0)
         slot = jnp.concatenate(slots)[k]
+        if not primitives:
+            nprim = 0  # from here on: rows of t_all before the pieces' rows
         # shading normal: the primitive's surface normal, or the entering plane of the winning piece
         n = jnp.zeros_like(d)
         if nprim:
@@ -267,7 +282,7 @@ class HullRenderer:
             p_l = jnp.einsum("bkj,bk->bj", R, o + tt * d - geom_xpos[g])
             n = jnp.einsum("bjk,bk->bj", R, _local_normal(self.kinds[g], p_l, self.sizes[g]))
         if self.num_pieces:
-            kk = jnp.clip(k - nprim, 0, self.tile_pieces - 1)
+            kk = jnp.clip(k - nprim, 0, idx.shape[0] - 1)
             enter = jnp.where(den < 0, tk, -_BIG)[jnp.arange(d.shape[0]), kk]  # [B,Kp]
             n_mesh = ntile[kk, jnp.argmax(enter, -1)]
             n = jnp.where((slot >= nprim)[:, None], n_mesh, n)
@@ -299,7 +314,10 @@ class HullRenderer:
             dt, it, vt = args
             return self._trace_tile(dt, it, vt, cam_xpos, geom_xpos, geom_xmat, nw, num)
 
-        tmin, slot, n = jax.lax.map(tile, (d, idx, valid), batch_size=self.tile_batch)
+        k = self.tile_pieces
+        tmin, slot, n = jax.lax.map(tile, (d, idx[:, :k], valid[:, :k]), batch_size=self.tile_batch)
+        if self.crowded_tiles:
+            tmin, slot, n = self._crowded_pass(d, idx, valid, tmin, slot, n, cam_xpos, geom_xpos, geom_xmat, nw, num)
         pix = self.unscatter
         tmin, slot, n, d = tmin.reshape(-1)[pix], slot.reshape(-1)[pix], n.reshape(-1, 3)[pix], d.reshape(-1, 3)[pix]
         nearest = jnp.asarray(self.order)[slot]
@@ -313,6 +331,29 @@ class HullRenderer:
         rgb = jnp.clip(self.colors[gsafe] * shade[:, None], 0.0, 1.0)
         h, w = self.height, self.width
         return rgb.reshape(h, w, 3), mask.reshape(h, w), gid.reshape(h, w)
+
+    def _crowded_pass(self, d: jnp.ndarray, idx: jnp.ndarray, valid: jnp.ndarray, tmin: jnp.ndarray,
+                      slot: jnp.ndarray, n: jnp.ndarray, *scene: jnp.ndarray
+                      ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+        """Second pass over the `crowded_tiles` tiles that the most pieces meet: trace their next `crowded_pieces`
+        pieces (beyond the first `tile_pieces`) and keep the nearer hit. Static shapes: the tiles are picked with
+        `top_k` on the per-tile count of valid pieces; the results come back to their tiles with one gather."""
+        k, m = self.tile_pieces, self.crowded_tiles
+        extra_valid = valid[:, k:]
+        _, sel = jax.lax.top_k(extra_valid.sum(-1), m)  # [M] tiles with the most pieces past the first pass
+
+        def tile(args: tuple[jnp.ndarray, ...]) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+            dt, it, vt = args
+            return self._trace_tile(dt, it, vt, *scene, primitives=False)
+
+        t2, s2, n2 = jax.lax.map(tile, (d[sel], idx[sel, k:], extra_valid[sel]), batch_size=self.crowded_batch)
+        # tile -> its row in the second pass (m: none); the appended row m never hits
+        row = jnp.full((self.num_tiles,), m, jnp.int32).at[sel].set(jnp.arange(m, dtype=jnp.int32))
+        t2 = jnp.concatenate([t2, jnp.full_like(t2[:1], jnp.inf)])[row]
+        s2 = jnp.concatenate([s2, s2[:1]])[row]
+        n2 = jnp.concatenate([n2, n2[:1]])[row]
+        nearer = t2 < tmin
+        return (jnp.where(nearer, t2, tmin), jnp.where(nearer, s2, slot), jnp.where(nearer[..., None], n2, n))
 
     def render(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,
                cam_xmat: jnp.ndarray, fov_scale: jnp.ndarray | None = None
@@ -338,14 +379,25 @@ class HullRenderer:
             return jnp.zeros((geom_xpos.shape[0],), jnp.int32)
         return jax.vmap(lambda *a: self._cull(*a)[2].max())(geom_xpos, geom_xmat, cam_xpos, cam_xmat)
 
+    def tiles_over_budget(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,
+                          cam_xmat: jnp.ndarray) -> jnp.ndarray:
+        """int32[N]: per frame, how many tiles more than `tile_pieces` pieces meet (those the crowded pass may
+        take, up to `crowded_tiles` of them; jittable)."""
+        if not self.num_pieces:
+            return jnp.zeros((geom_xpos.shape[0],), jnp.int32)
+        over = lambda *a: (self._cull(*a)[2] > self.tile_pieces).sum()  # noqa: E731
+        return jax.vmap(over)(geom_xpos, geom_xmat, cam_xpos, cam_xmat)
+
     def flops_per_frame(self) -> dict[str, int]:
         """Analytic work per frame (see the module docstring): plane tests, primitive tests, culling, totals."""
         px = self.num_tiles * self.tile * self.tile
-        planes = 10 * px * self.tile_pieces * self.num_planes
+        planes = 10 * (px * self.tile_pieces + self.crowded_tiles * self.tile * self.tile * self.crowded_pieces
+                       ) * self.num_planes
         prims = 40 * px * len(self.prim_order)
         cull = 40 * self.num_tiles * self.num_pieces
         return {"pixels_traced": px, "pieces": self.num_pieces, "planes_per_piece": self.num_planes,
-                "pieces_per_tile": self.tile_pieces, "primitives": len(self.prim_order), "plane_flops": planes,
+                "pieces_per_tile": self.tile_pieces, "crowded_tiles": self.crowded_tiles,
+                "crowded_pieces": self.crowded_pieces, "primitives": len(self.prim_order), "plane_flops": planes,
                 "primitive_flops": prims, "cull_flops": cull, "total_flops": planes + prims + cull}
 
 

@@ -116,7 +116,8 @@ class BatchRenderer:
         if self.backend == "hull":
             return HullRenderer(self.mj_model, self.robot_geom_mask, tol=config.hull_tol,
                                 max_pieces=config.hull_pieces, planes=config.hull_planes,
-                                tile_pieces=config.hull_tile_pieces, split=config.hull_split, **common)
+                                tile_pieces=config.hull_tile_pieces, crowded_tiles=config.hull_crowded_tiles,
+                                crowded_pieces=config.hull_crowded_pieces, split=config.hull_split, **common)
         return JaxRaycaster(self.mj_model, self.robot_geom_mask, mesh_proxy=config.mesh_proxy, **common)
 
     @classmethod
