@@ -385,7 +385,10 @@ class HullRenderer:
         take, up to `crowded_tiles` of them; jittable)."""
         if not self.num_pieces:
             return jnp.zeros((geom_xpos.shape[0],), jnp.int32)
-        over = lambda *a: (self._cull(*a)[2] > self.tile_pieces).sum()  # noqa: E731
+
+        def over(*frame: jnp.ndarray) -> jnp.ndarray:
+            return (self._cull(*frame)[2] > self.tile_pieces).sum()
+
         return jax.vmap(over)(geom_xpos, geom_xmat, cam_xpos, cam_xmat)
 
     def flops_per_frame(self) -> dict[str, int]:
