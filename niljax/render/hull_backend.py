@@ -52,7 +52,7 @@ _BIG = 1e30
 _PIECE_CACHE: dict[str, tuple[list, float]] = {}
 
 
-_CACHE_VERSION = 2  # bump when hull_decomp changes what it produces
+_CACHE_VERSION = 3  # bump when hull_decomp changes what it produces (3: the error estimate sees 64 views)
 
 
 def _disk_cache_dir() -> Path | None:
