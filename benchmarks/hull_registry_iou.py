@@ -106,7 +106,10 @@ def main() -> None:
                     for c, g in sorted(zip(counts.tolist(), ids.tolist()), reverse=True)[:8]]
                 load = np.asarray(h.tile_load(*args_h))
                 rec.update(pieces=h.num_pieces, planes=h.num_planes, tile_pieces=h.tile_pieces,
-                           max_pieces_meeting_a_tile=int(load.max()),
+                           max_pieces_meeting_a_tile=int(load.max()), tiles=h.num_tiles,
+                           most_tiles_over_budget=int(np.asarray(h.tiles_over_budget(*args_h)).max()),
+                           crowded_tiles=h.crowded_tiles, crowded_pieces=h.crowded_pieces,
+                           plane_flops_per_frame=h.flops_per_frame()["plane_flops"],
                            worst_est_outside_mm=round(1e3 * max(h.mesh_error.values()), 2))
                 if not args.no_full_tiles and h.tile_pieces < h.num_pieces:
                     cfg = RenderConfig(backend="hull", height=size, width=size,
@@ -128,7 +131,8 @@ def main() -> None:
             row[str(size)] = rec
             print(name, size, "IoU", np.round(ious, 4), "mean", round(rec["mean"], 4),
                   {k: rec.get(k) for k in ("pieces", "extra_pixels", "missing_pixels", "max_pieces_meeting_a_tile",
-                                           "build_s", "render_ms_4_frames_median")},
+                                           "most_tiles_over_budget", "crowded_tiles", "build_s",
+                                           "render_ms_4_frames_median")},
                   rec.get("all_pieces_per_tile"), flush=True)
             if "extra_by_geom" in rec:
                 print("   extra by geom:", [(e["geom"], e["pixels"], e["pieces"], e["est_outside_mm"])

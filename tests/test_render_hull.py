@@ -220,7 +220,7 @@ L_MESH = """
 def test_hull_nonconvex_mesh_matches_opengl_and_caches(tmp_path, monkeypatch) -> None:
     """A non-convex (L-shaped) mesh: its single convex hull would fill the inner corner; the decomposition does not
     (IoU >= 0.95 vs OpenGL at 64x64, two orientations), a second build reads the same pieces from disk, and
-    `hull_split="search"` is passed down to the decomposition."""
+    `hull_split` is passed down to the decomposition."""
     import mujoco
 
     import niljax.render.hull_backend as hb
@@ -240,8 +240,8 @@ def test_hull_nonconvex_mesh_matches_opengl_and_caches(tmp_path, monkeypatch) ->
     hb._PIECE_CACHE.clear()
     again = hb.HullRenderer(m, robot, height=64, width=64, fovy=45.0, draw_planes=False)
     np.testing.assert_array_equal(np.asarray(again.piece_h), np.asarray(r.engine.piece_h))
-    # `--render.hull-split search` reaches the decomposition: its pieces are cached under a key of their own
-    BatchRenderer(m, robot, RenderConfig(backend="hull", height=64, width=64, hull_split="search"), 2)
+    # `--render.hull-split median` (not the default) reaches the decomposition: its pieces have a key of their own
+    BatchRenderer(m, robot, RenderConfig(backend="hull", height=64, width=64, hull_split="median"), 2)
     assert len(list(tmp_path.glob("*.npz"))) == 2
 
 

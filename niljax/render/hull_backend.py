@@ -65,7 +65,7 @@ def _disk_cache_dir() -> Path | None:
 
 
 def _mesh_pieces(
-    m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, planes: int, split: str = "median",
+    m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, planes: int, split: str = "search",
 ) -> tuple[list, float]:
     va, vn = int(m.mesh_vertadr[mesh_id]), int(m.mesh_vertnum[mesh_id])
     fa, fn = int(m.mesh_faceadr[mesh_id]), int(m.mesh_facenum[mesh_id])
@@ -141,13 +141,13 @@ class HullRenderer:
         fovy: float,
         draw_planes: bool,
         tol: float = 0.002,
-        max_pieces: int = 128,
+        max_pieces: int = 512,
         planes: int = 24,
         tile: int | None = None,
         tile_pieces: int = 128,
-        crowded_tiles: float = 0.0,
-        crowded_pieces: int = 0,
-        split: str = "median",
+        crowded_tiles: float = 0.0625,
+        crowded_pieces: int = 384,
+        split: str = "search",
         ambient: float = 0.35,
         chunk: int = 8,
         tile_batch: int = 64,

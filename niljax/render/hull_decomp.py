@@ -9,8 +9,8 @@ Guarantee: the union of the pieces contains the mesh surface (each triangle belo
 is an outer bound of its triangles' convex hull), so silhouettes can only be too large, never too small.
 How large: the worst piece is split in two while some point of its polytope lies more than `tol` metres outside
 the mesh (estimated against dense surface samples seen along 64 view directions) and the mesh has fewer than
-`max_pieces` pieces. The cut (`split`): "median" (default) bisects the piece's triangles at the median across
-their principal axis; "search" takes the best of a few cuts across each principal axis (median triangle, median
+`max_pieces` pieces. The cut (`split`): "median" bisects the piece's triangles at the median across their
+principal axis; "search" (default) takes the best of a few cuts across each principal axis (median triangle, median
 area, 1/4, 1/2, 3/4 of the extent), ranked by how far each half's plain convex hull sticks out.
 A piece with more hull faces than K is bounded by K planes whose normals are an area-weighted spherical k-means
 of the hull's face normals, each pushed out to support the piece (the k-DOP of those directions), so it stays an
@@ -256,8 +256,8 @@ SPLITS = ("median", "search")
 
 
 def mesh_polytopes(
-    verts: np.ndarray, faces: np.ndarray, *, tol: float = 0.002, max_pieces: int = 128, planes: int = 24,
-    split: str = "median",
+    verts: np.ndarray, faces: np.ndarray, *, tol: float = 0.002, max_pieces: int = 512, planes: int = 24,
+    split: str = "search",
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Convex pieces of a triangle mesh as plane sets (see the module docstring) and the worst piece's estimated
     outside distance (metres) after splitting. `split`: "median" cuts every piece at its median triangle across
