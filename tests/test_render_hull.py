@@ -10,6 +10,7 @@ Bounds: A1 at 96x96 over 3 mocap poses, IoU >= HULL_MESH_IOU_BOUND (measured 0.9
 from __future__ import annotations
 
 import logging
+import typing
 
 import jax
 import numpy as np
@@ -19,7 +20,7 @@ from jax.sharding import PartitionSpec as P
 from test_render import _batched_data, _zoo_model, _zoo_poses
 
 from niljax.render import BatchRenderer, RenderConfig, mask_iou, render_opengl
-from niljax.render.hull_decomp import mesh_polytopes
+from niljax.render.hull_decomp import SPLITS, mesh_polytopes
 from niljax.render.kinematics import kinematic_data
 
 HULL_MESH_IOU_BOUND = 0.9
@@ -137,6 +138,8 @@ def test_search_split_cuts_at_a_window() -> None:
         mesh_polytopes(verts, faces, split="voxel")
     with pytest.raises(ValueError, match="hull_split"):
         RenderConfig(hull_split="voxel")
+    # the CLI's choices (RenderConfig's Literal, for tyro) are the decomposition's
+    assert typing.get_args(typing.get_type_hints(RenderConfig)["hull_split"]) == SPLITS
 
 
 @pytest.mark.parametrize("backend", ["hull", "jax"])
