@@ -84,7 +84,7 @@ class RenderConfig:
     hull_tol: float = 0.002
     hull_tile_pieces: int = 128
     hull_crowded_tiles: float = 0.0625  # fraction of tiles (the busiest) that trace `hull_crowded_pieces` more
-    hull_crowded_pieces: int = 384
+    hull_crowded_pieces: int = 384  # pieces beyond `hull_tile_pieces` traced in those tiles
     hull_split: Literal["median", "search"] = "search"  # how meshes are cut into convex pieces (hull_decomp)
 
     def __post_init__(self) -> None:
