@@ -4,7 +4,8 @@ Contract: `HullRenderer(...).render(geom_xpos f32[N,ngeom,3], geom_xmat f32[N,ng
 cam_xmat f32[N,3,3]) -> (rgb f32[N,H,W,3] in [0,1], mask bool[N,H,W], geom_id int32[N,H,W] (-1 = nothing))` —
 the same contract as `JaxRaycaster`, jittable and vmap/shard friendly (no data-dependent shapes or branches).
 Static (read once from the MjModel, a change means a new renderer and a recompile): H, W, fovy, the drawn
-geoms, their sizes and colours, the mesh decomposition (`tol`, `max_pieces`, `planes`), `chunk`, `block`.
+geoms, their sizes and colours, the mesh decomposition (`tol`, `max_pieces`, `planes`, `split`), the tile budget
+(`tile_pieces`, and `crowded_tiles` x `crowded_pieces` for the busiest tiles' second pass), `chunk`.
 Traced: the poses only. Decompositions are cached in memory and on disk by mesh content and settings
 (`$NILJAX_HULL_CACHE`, default ~/.cache/niljax/hull; set it empty to disable), since they take seconds to minutes.
 
@@ -18,9 +19,11 @@ spent). A ray meets a piece where it is inside every half-space: t_enter = max o
 Shading: base colour (material rgba, else geom rgba) x (ambient + Lambert from a head light at the camera), the
 normal being that of the plane (or primitive surface) hit.
 
-Cost per frame (P pieces of K planes, G primitives, H*W pixels): ~10*H*W*P*K flops for the plane tests (3 mul +
-2 add for the ray-normal dot, 1 div, 2 selects, 2 min/max) + ~40*H*W*G for primitives; memory live at once
-~3*4*block*P*K bytes per env of a chunk (pixels are processed in blocks of `block`, envs in chunks of `chunk`).
+Cost per frame (Kt pieces traced per tile, K planes each, G primitives, H*W pixels): ~10*H*W*Kt*K flops for the
+plane tests (3 mul + 2 add for the ray-normal dot, 1 div, 2 selects, 2 min/max), Kt = tile_pieces + crowded_tiles *
+crowded_pieces on average, + ~40*H*W*G for primitives; memory live at once ~3*4*tile_batch*tile^2*tile_pieces*K
+bytes per env of a chunk (tiles in batches of `tile_batch`, the crowded pass in batches of the same size in pieces,
+envs in chunks of `chunk`). `flops_per_frame()` gives the figures.
 """
 
 from __future__ import annotations
