@@ -251,7 +251,7 @@ def test_hull_nonconvex_mesh_matches_opengl_and_caches(tmp_path, monkeypatch) ->
 def test_crowded_tiles_trace_the_pieces_the_tile_budget_dropped(tmp_path, monkeypatch) -> None:
     """With one piece per tile the L mesh gets holes where a tile's nearest piece does not cover it; the crowded
     pass (`hull_crowded_tiles` of the tiles, the busiest, trace the next pieces) fills exactly those, giving the
-    mask of a render that traces every piece per tile, inside jit for a batch of 2 poses."""
+    mask (and shading) of a render that traces every piece per tile, inside jit for a batch of 2 poses."""
     import mujoco
 
     monkeypatch.setenv("NILJAX_HULL_CACHE", str(tmp_path))
@@ -265,16 +265,18 @@ def test_crowded_tiles_trace_the_pieces_the_tile_budget_dropped(tmp_path, monkey
         r = BatchRenderer(m, robot, RenderConfig(backend="hull", height=64, width=64, **hull), 2)
         h = r.engine
         cam = (data.geom_xpos, data.geom_xmat, data.cam_xpos[:, r.cam_id], data.cam_xmat[:, r.cam_id])
-        return np.asarray(jax.jit(r.render)(data)[1]), h, np.asarray(h.tiles_over_budget(*cam))
+        rgb, mask = jax.jit(r.render)(data)
+        return np.asarray(mask), h, np.asarray(h.tiles_over_budget(*cam)), np.asarray(rgb)
 
-    every, h_all, _ = render(hull_tile_pieces=1000)
+    every, h_all, _, rgb_every = render(hull_tile_pieces=1000)
     assert h_all.num_pieces >= 2
-    one, h_one, over = render(hull_tile_pieces=1)
+    one, h_one, over, _ = render(hull_tile_pieces=1)
     assert (one != every).sum() > 0 and over.max() > 0, "one piece per tile must drop pieces somewhere"
     print("L mesh: pieces", h_one.num_pieces, "wrong pixels with 1 per tile", (one != every).sum(), "tiles over", over)
     frac = (over.max() + 1) / h_one.num_tiles  # enough tiles for every tile over budget, far fewer than all
-    crowded, h_c, _ = render(hull_tile_pieces=1, hull_crowded_tiles=float(frac), hull_crowded_pieces=1000)
+    crowded, h_c, _, rgb = render(hull_tile_pieces=1, hull_crowded_tiles=float(frac), hull_crowded_pieces=1000)
     assert h_c.crowded_tiles < h_c.num_tiles // 4 and h_c.crowded_pieces == h_c.num_pieces - 1
     np.testing.assert_array_equal(crowded, every)
+    assert np.abs(rgb.astype(int) - rgb_every).max() <= 1  # the same piece and facet shade each pixel
     with pytest.raises(ValueError, match="hull_crowded_tiles"):
         RenderConfig(backend="hull", hull_crowded_tiles=1.5)
