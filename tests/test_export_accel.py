@@ -48,11 +48,11 @@ def _tier_config(robot: str, out: Path, **overrides):  # noqa: ANN202 - a TrainC
     return config
 
 
-def _trainer(config, backend: str):  # noqa: ANN001, ANN202
+def _trainer(config, backend: str, **render):  # noqa: ANN001, ANN202
     from niljax.train.run import build_pipeline
 
-    return build_pipeline(dataclasses.replace(config, render=dataclasses.replace(config.render, backend=backend))
-                          ).trainer
+    return build_pipeline(dataclasses.replace(
+        config, render=dataclasses.replace(config.render, backend=backend, **render))).trainer
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,11 @@ def test_warp_is_refused_for_tpu_before_anything_is_traced(warp_trainer) -> None
 
 
 def test_gpu_tier_exports_for_tpu_with_the_hull_renderer(a1_config) -> None:  # noqa: ANN001
-    trainer = _trainer(a1_config, "hull")
+    # Smaller mesh decompositions than the defaults (16 pieces per mesh, 16 per tile: a size change, like the
+    # rehearsal's N): the same program with its crowded pass, without the ~40 s decomposition of A1's meshes.
+    trainer = _trainer(a1_config, "hull", hull_pieces=16, hull_tile_pieces=16)
+    hull = trainer.renderer.engine
+    assert hull.num_pieces > hull.tile_pieces and hull.crowded_tiles > 0 and hull.crowded_pieces > 0
     results = export_trainer(trainer, "tpu")
     assert [r.name for r in results] == ["train_chunk", "evaluate"]
     for r in results:
