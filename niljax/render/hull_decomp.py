@@ -192,11 +192,13 @@ class _Surface:
     def outside(self, q: np.ndarray) -> np.ndarray:
         """Estimated distance (m) by which each query point's projection falls outside the mesh silhouette, worst
         view (0 when inside every view's silhouette, up to the sampling spacing)."""
+        if len(q) == 0:
+            return np.zeros(0)
         x = ((q @ self.basis).reshape(len(q), -1, 2) - self.origin) / self.cell  # [Q, V, 2] in cells
         i = np.clip(np.floor(x).astype(np.int64), 0, self.shape - 1)
         beyond = np.linalg.norm(x - np.clip(x, 0, self.shape), axis=-1) * self.cell  # past the grid's edge
         d = self.grid[np.arange(len(self.shape)), i[..., 0], i[..., 1]] + beyond
-        return np.maximum(d.max(1) - self.spacing, 0.0) if len(q) else np.zeros(0)
+        return np.maximum(d.max(1) - self.spacing, 0.0)
 
 
 def _piece(verts: np.ndarray, faces: np.ndarray, surf: _Surface, k: int) -> tuple[float, tuple]:
