@@ -144,6 +144,24 @@ def test_search_split_cuts_at_a_window() -> None:
     assert typing.get_args(typing.get_type_hints(RenderConfig)["hull_split"]) == SPLITS
 
 
+def test_hull_defaults_are_render_configs() -> None:
+    """HullRenderer and mesh_polytopes, used directly, default to RenderConfig's hull settings (one default)."""
+    import inspect
+
+    from niljax.render.hull_backend import HullRenderer
+
+    cfg = RenderConfig()
+    renderer = inspect.signature(HullRenderer).parameters
+    for field, arg in (("hull_tol", "tol"), ("hull_pieces", "max_pieces"), ("hull_planes", "planes"),
+                       ("hull_tile_pieces", "tile_pieces"), ("hull_crowded_tiles", "crowded_tiles"),
+                       ("hull_crowded_pieces", "crowded_pieces"), ("hull_split", "split")):
+        assert renderer[arg].default == getattr(cfg, field), (arg, renderer[arg].default, getattr(cfg, field))
+    decomp = inspect.signature(mesh_polytopes).parameters
+    for field, arg in (("hull_tol", "tol"), ("hull_pieces", "max_pieces"), ("hull_planes", "planes"),
+                       ("hull_split", "split")):
+        assert decomp[arg].default == getattr(cfg, field), (arg, decomp[arg].default, getattr(cfg, field))
+
+
 @pytest.mark.parametrize("backend", ["hull", "jax"])
 def test_floor_hides_what_is_below_it_without_being_drawn(backend: str) -> None:
     """A sphere half sunk into the floor: with the plain background the floor is not painted, yet it hides the

@@ -68,7 +68,7 @@ def _disk_cache_dir() -> Path | None:
 
 
 def _mesh_pieces(
-    m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, planes: int, split: str = "search",
+    m: mujoco.MjModel, mesh_id: int, tol: float, max_pieces: int, planes: int, split: str,
 ) -> tuple[list, float]:
     va, vn = int(m.mesh_vertadr[mesh_id]), int(m.mesh_vertnum[mesh_id])
     fa, fn = int(m.mesh_faceadr[mesh_id]), int(m.mesh_facenum[mesh_id])
@@ -374,25 +374,25 @@ class HullRenderer:
             args = args + (jnp.asarray(fov_scale, f32),)
         return jax.lax.map(one, args, batch_size=min(self.chunk, n))
 
+    def _pieces_per_tile(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,
+                         cam_xmat: jnp.ndarray) -> jnp.ndarray:
+        """int32[N, T]: per frame, how many pieces' bounding boxes meet each tile (zeros without pieces)."""
+        if not self.num_pieces:
+            return jnp.zeros((geom_xpos.shape[0], self.num_tiles), jnp.int32)
+        return jax.vmap(lambda *a: self._cull(*a)[2])(geom_xpos, geom_xmat, cam_xpos, cam_xmat)
+
     def tile_load(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,
                   cam_xmat: jnp.ndarray) -> jnp.ndarray:
         """int32[N]: the most pieces whose bounding boxes meet one tile, per frame. Above `tile_pieces` the
-        farthest are dropped for that tile (a possible hole); benchmarks report it (jittable)."""
-        if not self.num_pieces:
-            return jnp.zeros((geom_xpos.shape[0],), jnp.int32)
-        return jax.vmap(lambda *a: self._cull(*a)[2].max())(geom_xpos, geom_xmat, cam_xpos, cam_xmat)
+        farthest are dropped for that tile unless the crowded pass takes it; benchmarks report it (jittable)."""
+        return self._pieces_per_tile(geom_xpos, geom_xmat, cam_xpos, cam_xmat).max(-1)
 
     def tiles_over_budget(self, geom_xpos: jnp.ndarray, geom_xmat: jnp.ndarray, cam_xpos: jnp.ndarray,
                           cam_xmat: jnp.ndarray) -> jnp.ndarray:
         """int32[N]: per frame, how many tiles more than `tile_pieces` pieces meet (those the crowded pass may
         take, up to `crowded_tiles` of them; jittable)."""
-        if not self.num_pieces:
-            return jnp.zeros((geom_xpos.shape[0],), jnp.int32)
-
-        def over(*frame: jnp.ndarray) -> jnp.ndarray:
-            return (self._cull(*frame)[2] > self.tile_pieces).sum()
-
-        return jax.vmap(over)(geom_xpos, geom_xmat, cam_xpos, cam_xmat)
+        counts = self._pieces_per_tile(geom_xpos, geom_xmat, cam_xpos, cam_xmat)
+        return (counts > self.tile_pieces).sum(-1)
 
     def flops_per_frame(self) -> dict[str, int]:
         """Analytic work per frame (see the module docstring): plane tests, primitive tests, culling, totals."""
